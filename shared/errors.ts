@@ -1,0 +1,50 @@
+/**
+ * The catalogue of Vigil error codes. Every error a user can see carries one of
+ * these codes, a message that says what to do next, and the original error in
+ * `cause`. Keep codes stable once shipped: operators search logs for them.
+ */
+export const ERROR_CODES = {
+  VIGIL_CONFIG_INVALID: 'The configuration has errors; each names its file, line and what to write.',
+  VIGIL_CONFIG_NOT_FOUND: 'A configuration or tag file could not be read.',
+  VIGIL_SECRET_UNAVAILABLE: 'A password or token file or environment variable is missing or empty.',
+  VIGIL_OPCUA_CONNECT_FAILED: 'The OPC UA server could not be reached or refused the session; the agent retries with backoff.',
+  VIGIL_OPCUA_CERT_UNTRUSTED: "The OPC UA server's certificate is not trusted yet; move it from pki/rejected to pki/trusted.",
+  VIGIL_OPCUA_NAMESPACE_UNKNOWN: 'A nodeId names a namespace URI the server does not have.',
+  VIGIL_OPCUA_NODE_INVALID: 'A node could not be monitored (unknown node, wrong type or access denied).',
+  VIGIL_OPCUA_STALE_SUBSCRIPTION: 'A subscription delivered neither data nor keep-alive in time; the session is rebuilt.',
+  VIGIL_MQTT_CONNECT_FAILED: 'The MQTT broker could not be reached or refused the connection; the agent retries with backoff.',
+  VIGIL_MQTT_PAYLOAD_MALFORMED: 'An MQTT payload could not be decoded; it is dropped and counted per topic and reason.',
+  VIGIL_PIPELINE_OVERFLOW: 'The sample pipeline was full; samples were dropped and counted.',
+  VIGIL_HTTP_LISTEN_FAILED: "The agent's local HTTP port could not be opened.",
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface VigilErrorOptions {
+  cause?: unknown;
+  /** True when trying again later may succeed (network, server down). */
+  retryable?: boolean;
+  /** Extra structured fields kept for logs, e.g. an OPC UA status code. */
+  details?: Record<string, unknown>;
+}
+
+export class VigilError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: VigilErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'VigilError';
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+    this.details = options.details ?? {};
+  }
+}
+
+/** A short, single-line description of any thrown value, for logs and /tags. */
+export function describeError(err: unknown): string {
+  if (err instanceof VigilError) return `${err.code}: ${err.message}`;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
