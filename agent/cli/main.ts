@@ -1,0 +1,75 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { runAgentCommand } from './agent-command.js';
+import { runBrowse } from './browse-command.js';
+import { runCheck } from './check-command.js';
+import { runDemo } from '../demo/run-demo.js';
+import { VIGIL_VERSION } from '../../shared/version.js';
+
+const positiveInt = (what: string) => (text: string) => {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${what} must be a whole number, got "${text}"`);
+  return n;
+};
+
+const out = (line: string) => process.stdout.write(line + '\n');
+
+const program = new Command()
+  .name('vigil')
+  .description('Vigil: reads plant sensors over OPC UA and MQTT, shows every tag live, and (soon) scores them with ONNX models.')
+  .version(VIGIL_VERSION)
+  .showHelpAfterError('(run with --help for usage)');
+
+program
+  .command('agent')
+  .description('Run the edge agent: read the configured OPC UA and MQTT tags and serve /healthz, /metrics and /tags.')
+  .option('-c, --config <file>', 'agent configuration file (YAML)', process.env.VIGIL_CONFIG ?? '/etc/vigil/agent.yaml')
+  .addHelpText('after', '\nStops gracefully on SIGINT/SIGTERM. Logs are JSON lines on stdout (readable when stdout is a terminal).')
+  .action(async (opts: { config: string }) => {
+    process.exitCode = await runAgentCommand(opts.config);
+  });
+
+program
+  .command('check')
+  .description('Validate a configuration and its tag files without connecting; with --connect, dry-run every tag against the live servers.')
+  .argument('<file>', 'agent configuration file (YAML)')
+  .option('--connect', 'also connect: resolve each OPC UA node and check its data type, listen to each MQTT topic', false)
+  .option('--listen <seconds>', 'with --connect: how long to listen for MQTT traffic', positiveInt('--listen'), 5)
+  .addHelpText('after', '\nExit code 0 when valid, 1 with the list of errors (file:line:column, key, what was found and what is expected).')
+  .action(async (file: string, opts: { connect: boolean; listen: number }) => {
+    process.exitCode = await runCheck(file, { connect: opts.connect, listenSeconds: opts.listen }, out);
+  });
+
+program
+  .command('browse')
+  .description('Walk an OPC UA server\'s address space and list its variables with nsu= node IDs, data types and names.')
+  .argument('<endpoint>', 'OPC UA endpoint, e.g. opc.tcp://plc1:4840')
+  .option('--depth <n>', 'how many levels below the root to walk', positiveInt('--depth'), 6)
+  .option('--root <nodeId>', 'node to start from', 'i=85')
+  .addOption(new Option('--security-mode <mode>', 'message security').choices(['None', 'Sign', 'SignAndEncrypt']).default('None'))
+  .addOption(new Option('--security-policy <policy>', 'security policy (default Basic256Sha256 when secured)').choices(['None', 'Basic256Sha256', 'Aes128_Sha256_RsaOaep', 'Aes256_Sha256_RsaPss']))
+  .option('--user <name>', 'user name (password from --password-file or --password-env)')
+  .option('--password-file <file>', 'file holding the password')
+  .option('--password-env <name>', 'environment variable holding the password')
+  .option('--pki <dir>', "PKI folder (agent certificate, trusted/ and rejected/ server certificates)", './data/pki')
+  .option('--out <file>', 'write a tag file skeleton: tags.yaml or tags.csv')
+  .option('--source <name>', 'source name to put in the tag file', 'plc1')
+  .action(
+    async (
+      endpoint: string,
+      opts: { depth: number; root: string; securityMode: string; securityPolicy?: string; user?: string; passwordFile?: string; passwordEnv?: string; pki: string; out?: string; source: string },
+    ) => {
+      process.exitCode = await runBrowse(endpoint, { ...opts, pkiDir: opts.pki }, out);
+    },
+  );
+
+program
+  .command('demo')
+  .description('Run Vigil on embedded defaults: a simulated plant (OPC UA server with pumps, embedded MQTT broker with a publisher) and an agent reading both.')
+  .option('--data <dir>', 'data folder for the demo (deleted and recreated)', '.vigil-demo')
+  .option('--port <port>', 'port of the agent\'s HTTP endpoints (0 = any free port)', positiveInt('--port'), 8710)
+  .option('--duration <seconds>', 'stop by itself after this many seconds (0 = run until Ctrl-C)', positiveInt('--duration'), 0)
+  .action(async (opts: { data: string; port: number; duration: number }) => {
+    process.exitCode = await runDemo(opts);
+  });
+
+await program.parseAsync(process.argv);
