@@ -1,9 +1,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { runAgentCommand } from './agent-command.js';
-import { runBrowse } from './browse-command.js';
-import { runCheck } from './check-command.js';
-import { runDemo } from '../demo/run-demo.js';
 import { VIGIL_VERSION } from '../../shared/version.js';
+
+// Commands are imported when they run: node-opcua alone takes seconds to load,
+// and `vigil --help` should answer at once.
 
 const positiveInt = (what: string) => (text: string) => {
   const n = Number(text);
@@ -25,6 +24,7 @@ program
   .option('-c, --config <file>', 'agent configuration file (YAML)', process.env.VIGIL_CONFIG ?? '/etc/vigil/agent.yaml')
   .addHelpText('after', '\nStops gracefully on SIGINT/SIGTERM. Logs are JSON lines on stdout (readable when stdout is a terminal).')
   .action(async (opts: { config: string }) => {
+    const { runAgentCommand } = await import('./agent-command.js');
     process.exitCode = await runAgentCommand(opts.config);
   });
 
@@ -36,6 +36,7 @@ program
   .option('--listen <seconds>', 'with --connect: how long to listen for MQTT traffic', positiveInt('--listen'), 5)
   .addHelpText('after', '\nExit code 0 when valid, 1 with the list of errors (file:line:column, key, what was found and what is expected).')
   .action(async (file: string, opts: { connect: boolean; listen: number }) => {
+    const { runCheck } = await import('./check-command.js');
     process.exitCode = await runCheck(file, { connect: opts.connect, listenSeconds: opts.listen }, out);
   });
 
@@ -58,6 +59,7 @@ program
       endpoint: string,
       opts: { depth: number; root: string; securityMode: string; securityPolicy?: string; user?: string; passwordFile?: string; passwordEnv?: string; pki: string; out?: string; source: string },
     ) => {
+      const { runBrowse } = await import('./browse-command.js');
       process.exitCode = await runBrowse(endpoint, { ...opts, pkiDir: opts.pki }, out);
     },
   );
@@ -69,6 +71,7 @@ program
   .option('--port <port>', 'port of the agent\'s HTTP endpoints (0 = any free port)', positiveInt('--port'), 8710)
   .option('--duration <seconds>', 'stop by itself after this many seconds (0 = run until Ctrl-C)', positiveInt('--duration'), 0)
   .action(async (opts: { data: string; port: number; duration: number }) => {
+    const { runDemo } = await import('../demo/run-demo.js');
     process.exitCode = await runDemo(opts);
   });
 

@@ -14,7 +14,7 @@ import { z } from 'zod';
 const name = (what: string) =>
   z
     .string()
-    .regex(/^[A-Za-z0-9_.\-/{}:]+$/, `${what} may use letters, digits and _ . - / : (and {…} placeholders in MQTT tag names)`)
+    .regex(/^[A-Za-z0-9_.\-/{}:]+$/, `${what} made of letters, digits and _ . - / : only, no spaces (MQTT tag names may also use {…} placeholders)`)
     .min(1);
 
 const positiveMs = (what: string, dflt: number) =>
@@ -29,7 +29,7 @@ export const ReconnectSchema = z
 
 // ── Secrets ────────────────────────────────────────────────────────────────
 const secretFile = (what: string) => z.string().min(1).optional().describe(`Path to a file that holds the ${what} (first line is used). Relative paths are resolved from the configuration file's folder.`);
-const secretEnv = (what: string) => z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional().describe(`Name of an environment variable that holds the ${what}.`);
+const secretEnv = (what: string) => z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name of letters, digits and _ (not starting with a digit), e.g. PLC1_PASSWORD').optional().describe(`Name of an environment variable that holds the ${what}.`);
 
 // ── OPC UA ─────────────────────────────────────────────────────────────────
 export const OPCUA_SECURITY_MODES = ['None', 'Sign', 'SignAndEncrypt'] as const;
@@ -54,8 +54,8 @@ export const OpcuaUserSchema = z
 
 export const OpcuaSourceSchema = z
   .strictObject({
-    name: name('A source name').describe('Name tags use to refer to this source.'),
-    type: z.literal('opcua'),
+    name: name('a source name').describe('Name tags use to refer to this source.'),
+    type: z.literal('opcua').describe('opcua: an OPC UA server.'),
     endpoint: z.string().regex(/^opc\.tcp:\/\/.+/, 'an OPC UA endpoint URL such as opc.tcp://plc1.plant.local:4840').describe('Endpoint URL of the OPC UA server, e.g. opc.tcp://plc1.plant.local:4840.'),
     securityMode: z.enum(OPCUA_SECURITY_MODES).default('None').describe('Message security: None, Sign or SignAndEncrypt. Default None.'),
     securityPolicy: z.enum(OPCUA_SECURITY_POLICIES).optional().describe('Security policy. Default None when securityMode is None, otherwise Basic256Sha256. Basic128Rsa15 and Basic256 are deprecated and not offered.'),
@@ -86,8 +86,8 @@ export const OpcuaSourceSchema = z
 // ── MQTT ───────────────────────────────────────────────────────────────────
 export const MqttSourceSchema = z
   .strictObject({
-    name: name('A source name').describe('Name tags use to refer to this source.'),
-    type: z.literal('mqtt'),
+    name: name('a source name').describe('Name tags use to refer to this source.'),
+    type: z.literal('mqtt').describe('mqtt: an MQTT broker.'),
     url: z.string().regex(/^(mqtts?|wss?):\/\/.+/, 'a broker URL such as mqtt://broker.plant.local:1883 or mqtts://…:8883').describe('Broker URL: mqtt://host:1883, mqtts://host:8883 (TLS), ws:// or wss://.'),
     clientId: z.string().min(1).max(64).optional().describe('Fixed MQTT client id, which the persistent session is bound to. Default vigil-<agent.id>-<source name>.'),
     username: z.string().min(1).optional().describe('User name for the broker.'),
@@ -125,8 +125,8 @@ export const DeadbandSchema = z
 
 export const OpcuaTagSchema = z
   .strictObject({
-    name: name('A tag name').describe('Unique tag name, as models and people refer to it.'),
-    source: name('A source name').describe('Name of an OPC UA source in sources.'),
+    name: name('a tag name').describe('Unique tag name, as models and people refer to it.'),
+    source: name('a source name').describe('Name of an OPC UA source in sources.'),
     nodeId: z
       .string()
       .regex(/^(nsu=[^;]+|ns=\d+);(s|i|g|b)=.+$/, 'a nodeId with a namespace, e.g. nsu=urn:plant:pumps;s=Pump1.Temperature or ns=2;i=1042')
@@ -152,8 +152,8 @@ export const JsonFieldsSchema = z
 
 export const MqttTagSchema = z
   .strictObject({
-    name: name('A tag name').describe('Tag name, or a template: {N} is topic segment N (0-based), {name} the payload name field; e.g. line1.{2}.temp.'),
-    source: name('A source name').describe('Name of an MQTT source in sources.'),
+    name: name('a tag name').describe('Tag name, or a template: {N} is topic segment N (0-based), {name} the payload name field; e.g. line1.{2}.temp.'),
+    source: name('a source name').describe('Name of an MQTT source in sources.'),
     topic: z.string().min(1).describe('Topic or topic filter with + and #; e.g. plant/+/pump/+/temp.'),
     format: z.enum(MQTT_FORMATS).default('json').describe('Payload format: number (plain text number), json (object or array of objects), sparkplug (Sparkplug B). Default json.'),
     json: JsonFieldsSchema.optional(),
@@ -182,7 +182,7 @@ export const AgentConfigSchema = z
   .strictObject({
     agent: z
       .strictObject({
-        id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes, e.g. gw-line1').describe('Identity of this gateway, unique in the fleet, e.g. gw-line1.'),
+        id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'an id of lower-case letters, digits and dashes (at most 63, starting with a letter or digit), e.g. gw-line1').describe('Identity of this gateway, unique in the fleet, e.g. gw-line1.'),
         dataDir: z.string().default('./data').describe("Folder for the agent's state (PKI, store). Relative paths are resolved from the configuration file's folder. Default ./data."),
       })
       .describe('Who this agent is and where it keeps its state.'),
@@ -191,17 +191,20 @@ export const AgentConfigSchema = z
         host: z.string().default('127.0.0.1').describe('Address the local HTTP endpoints (/healthz, /metrics, /tags) listen on. Default 127.0.0.1.'),
         port: z.number().int().min(0).max(65535).default(8710).describe('Port of the local HTTP endpoints; 0 picks a free one. Default 8710.'),
       })
-      .default({ host: '127.0.0.1', port: 8710 }),
+      .default({ host: '127.0.0.1', port: 8710 })
+      .describe('Local HTTP endpoints for people and monitoring: /healthz, /metrics, /tags.'),
     log: z
       .strictObject({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info').describe('Least severe level that is logged. Default info.'),
       })
-      .default({ level: 'info' }),
+      .default({ level: 'info' })
+      .describe('Logging: JSON lines on stdout, readable lines on a terminal.'),
     pipeline: z
       .strictObject({
         capacity: z.number().int().positive().default(100_000).describe('Samples the pipeline holds before new ones are dropped (and counted). Default 100000.'),
       })
-      .default({ capacity: 100_000 }),
+      .default({ capacity: 100_000 })
+      .describe('The bounded hand-off between sources and the rest of the agent.'),
     sources: z.array(SourceSchema).default([]).describe('OPC UA servers and MQTT brokers to read.'),
     tagFiles: z.array(z.string().min(1)).default([]).describe('YAML or CSV tag files, relative to this file. Their tags are added to tags.'),
     tags: z.array(TagSchema).default([]).describe('Tags written inline.'),
