@@ -69,8 +69,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     ].join('\n'),
   );
 
-  const stopped = opts.duration > 0 ? new Promise((r) => setTimeout(r, opts.duration * 1000)) : onShutdownSignal(log);
-  await stopped;
+  const signalled = onShutdownSignal(log);
+  await (opts.duration > 0 ? Promise.race([signalled, new Promise((r) => setTimeout(r, opts.duration * 1000).unref())]) : signalled);
   await agent.stop();
   await Promise.allSettled([mqtt.stop(), opcua.stop()]);
   return 0;
