@@ -1,3 +1,4 @@
+import '../sources/opcua/node-opcua-logs.js';
 import { writeFileSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import { stringify } from 'yaml';

@@ -1,3 +1,4 @@
+import '../sources/opcua/node-opcua-logs.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';

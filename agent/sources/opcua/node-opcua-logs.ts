@@ -16,3 +16,9 @@ export function quietNodeOpcuaLogs(): void {
   setWarningLogger(drop);
   setErrorLogger(drop);
 }
+
+// node-opcua checks PKCS#1 v1.5 support when it is first loaded and warns
+// asynchronously on Node 20 (CVE-2023-46809). Vigil offers only OAEP/PSS
+// policies, so the notice is noise on stdout, where our JSON log lines go:
+// quiet the loggers as soon as this module (and so node-opcua) is loaded.
+quietNodeOpcuaLogs();

@@ -1,3 +1,4 @@
+import './node-opcua-logs.js';
 import { join } from 'node:path';
 import { DataType, VariantArrayType, type ClientSession, type DataValue, type OPCUAClient } from 'node-opcua';
 import { VigilError, describeError } from '../../../shared/errors.js';

@@ -1,3 +1,4 @@
+import './node-opcua-logs.js';
 import { join } from 'node:path';
 import { AttributeIds, DataType, type NodeId } from 'node-opcua';
 import { describeError } from '../../../shared/errors.js';
