@@ -1,4 +1,4 @@
-import pino, { type Logger, type LoggerOptions } from 'pino';
+import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger } from 'pino';
 
@@ -30,13 +30,14 @@ export interface LoggerSettings {
  * JSON lines on stdout (journald and log shippers read them as they are), or
  * colourised readable lines when a person watches a terminal.
  */
-export function createLogger(settings: LoggerSettings = {}): Logger {
+export function createLogger(settings: LoggerSettings = {}, destination?: DestinationStream): Logger {
   const options: LoggerOptions = {
     level: settings.level ?? process.env.VIGIL_LOG_LEVEL ?? 'info',
     name: settings.name ?? 'vigil',
     redact: { paths: redactPaths, censor: '[redacted]' },
     base: { pid: process.pid },
   };
+  if (destination) return pino(options, destination);
   const pretty = settings.pretty ?? Boolean(process.stdout.isTTY);
   if (!pretty) return pino(options);
   return pino({
