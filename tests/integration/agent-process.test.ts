@@ -93,6 +93,35 @@ describe('vigil agent (real process)', () => {
     }
   });
 
+  it('vigil check --connect dry-runs every tag against the live servers and prints a table per source', async () => {
+    writeFileSync(
+      join(dir, 'probe.yaml'),
+      [
+        'agent: { id: e2e-gw, dataDir: ./state }',
+        'sources:',
+        `  - { name: plc1, type: opcua, endpoint: "${plant.endpoint}" }`,
+        `  - { name: broker, type: mqtt, url: "${brokerUrl}" }`,
+        'tags:',
+        `  - { name: pump1.temperature, source: plc1, nodeId: "nsu=${DEMO_NAMESPACE_URI};s=Pump1.Temperature" }`,
+        `  - { name: ghost, source: plc1, nodeId: "nsu=${DEMO_NAMESPACE_URI};s=NoSuchNode" }`,
+        `  - { name: "probe.{1}", source: broker, topic: "${prefix}-probe/+", format: number }`,
+      ].join('\n'),
+    );
+    const publisher = await mqtt.connectAsync(brokerUrl, { clientId: `${prefix}-probe-pub` });
+    const timer = setInterval(() => void publisher.publish(`${prefix}-probe/x`, '12.5'), 100);
+    try {
+      const check = spawnVigil(['check', join(dir, 'probe.yaml'), '--connect', '--listen', '2']);
+      expect(await check.exited).toBe(1);
+      const out = check.stdout();
+      expect(out).toMatch(/pump1\.temperature\s+✔ ok\s+Double, value \d/);
+      expect(out).toMatch(/ghost\s+✖ fail\s+.*BadNodeIdUnknown/);
+      expect(out).toMatch(/probe\.\{1\}\s+✔ ok\s+\d+ messages, last 12\.5/);
+    } finally {
+      clearInterval(timer);
+      await publisher.endAsync();
+    }
+  });
+
   it('refuses an invalid configuration with file, line and what to write, and exits 1', async () => {
     writeFileSync(join(dir, 'bad.yaml'), ['agent: { id: e2e-gw }', 'sources:', '  - name: plc1', '    type: opcua', '    endpont: opc.tcp://x:4840'].join('\n'));
     const agent = spawnVigil(['agent', '--config', join(dir, 'bad.yaml')]);
