@@ -1,5 +1,6 @@
 import '../sources/opcua/node-opcua-logs.js';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +43,12 @@ export interface OpcuaPlantOptions {
   /** Accepted users; when given, anonymous sessions are refused unless allowAnonymous is true. */
   users?: Array<{ username: string; password: string }>;
   allowAnonymous?: boolean;
+  /**
+   * PEM or DER files of X.509 user certificates the server trusts. When given,
+   * every other user certificate is refused (and saved under
+   * `<pkiDir>/users/rejected/`); without it any user certificate is accepted.
+   */
+  trustedUserCertificates?: string[];
   /** The server's PKI folder; keep it across restarts so the server keeps its certificate. Default: a temp folder removed on stop. */
   pkiDir?: string;
   /** Extra Double variables Bulk.00001…, all updated by one timer (benchmark). Default 0. */
@@ -176,6 +183,10 @@ function buildDiagnostics(ns: Namespace, folder: UAObject): { tick(now: Date): v
   };
 }
 
+function derCertificate(raw: Buffer): Buffer {
+  return raw.includes('-----BEGIN') ? new X509Certificate(raw).raw : raw;
+}
+
 const SECURE_POLICIES = [SecurityPolicy.Basic256Sha256, SecurityPolicy.Aes128_Sha256_RsaOaep, SecurityPolicy.Aes256_Sha256_RsaPss];
 
 export async function startOpcuaPlant(opts: OpcuaPlantOptions): Promise<OpcuaPlant> {
@@ -191,11 +202,16 @@ export async function startOpcuaPlant(opts: OpcuaPlantOptions): Promise<OpcuaPla
     automaticallyAcceptUnknownCertificate: true,
     disableFileWatchers: true,
   });
+  const trustedUsers = opts.trustedUserCertificates;
   const userCertificateManager = new OPCUACertificateManager({
     rootFolder: join(pkiDir, 'users'),
-    automaticallyAcceptUnknownCertificate: true,
+    automaticallyAcceptUnknownCertificate: !trustedUsers,
     disableFileWatchers: true,
   });
+  if (trustedUsers) {
+    await userCertificateManager.initialize();
+    for (const file of trustedUsers) await userCertificateManager.trustCertificate(derCertificate(readFileSync(file)));
+  }
   const users = opts.users ?? [];
   const server = new OPCUAServer({
     port,

@@ -254,8 +254,8 @@ export class MqttSource implements Source {
   }
 
   private emit(tag: string, value: number, ts: number, quality: Quality, rule: TagRule | undefined): void {
-    this.stats.samples++;
-    this.ctx.sink.push({ tag, ts, value, quality });
+    // A refused sample is counted by the pipeline (overflow), not here.
+    if (this.ctx.sink.push({ tag, ts, value, quality })) this.stats.samples++;
     if (rule && this.erroredRules.size > 0 && this.erroredRules.delete(rule)) this.ctx.status.tagError(rule.config.name, undefined);
   }
 

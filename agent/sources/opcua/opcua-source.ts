@@ -140,7 +140,7 @@ export class OpcuaSource implements Source {
     const monitored = this.subscriptions.reduce((n, s) => n + s.monitored, 0);
     this.setPhase('connected', `connected (${monitored}/${this.tags.length} tags monitored)`);
     this.ctx.log.info(
-      { source: this.name, endpoint: this.config.endpoint, subscriptions: this.subscriptions.length, monitored, reconnected, gapMs },
+      { endpoint: this.config.endpoint, subscriptions: this.subscriptions.length, monitored, reconnected, gapMs },
       reconnected ? `OPC UA source ${this.name} reconnected after a gap of ${gapMs ?? 0} ms` : `OPC UA source ${this.name} connected`,
     );
   }
@@ -156,14 +156,14 @@ export class OpcuaSource implements Source {
       this.lastError = `certificate of server not trusted: see ${where}`;
       const hint = file ? `to trust it: ${trustCommand(this.pkiDir, file)}` : `move its file from ${where} to ${join(this.pkiDir, 'trusted', 'certs')}`;
       this.ctx.log.error(
-        { source: this.name, code: 'VIGIL_OPCUA_CERT_UNTRUSTED', endpoint: this.config.endpoint, status: certStatus, rejectedFile: file },
+        { code: 'VIGIL_OPCUA_CERT_UNTRUSTED', endpoint: this.config.endpoint, status: certStatus, rejectedFile: file },
         `VIGIL_OPCUA_CERT_UNTRUSTED: the certificate of OPC UA server ${this.config.endpoint} is not trusted (${certStatus}); it was saved as ${where}; ${hint} — the agent retries by itself`,
       );
     } else {
       this.lastError = describeError(err);
       const code = err instanceof VigilError ? err.code : 'VIGIL_OPCUA_CONNECT_FAILED';
       this.ctx.log.warn(
-        { source: this.name, code, endpoint: this.config.endpoint, attempt: this.attempt + 1, err: this.lastError },
+        { code, endpoint: this.config.endpoint, attempt: this.attempt + 1, err: this.lastError },
         `${code}: OPC UA source ${this.name} could not connect to ${this.config.endpoint}: ${this.lastError}`,
       );
     }
@@ -180,7 +180,7 @@ export class OpcuaSource implements Source {
     this.lastError = reason;
     this.markGap(this.gapStartedAt);
     const code = kind === 'stale_subscription' ? 'VIGIL_OPCUA_STALE_SUBSCRIPTION' : 'VIGIL_OPCUA_CONNECT_FAILED';
-    this.ctx.log.warn({ source: this.name, code, endpoint: this.config.endpoint, reason }, `${code}: OPC UA source ${this.name} lost its session (${reason}); data gap recorded, rebuilding the session`);
+    this.ctx.log.warn({ code, endpoint: this.config.endpoint, reason }, `${code}: OPC UA source ${this.name} lost its session (${reason}); data gap recorded, rebuilding the session`);
     this.setPhase('waiting', `reconnecting (${reason})`);
     void this.teardown(false).then(() => this.scheduleRetry('reconnecting'));
   }
@@ -289,7 +289,7 @@ export class OpcuaSource implements Source {
     this.tagErrored[index] = 1;
     if (errorKind) countInto(this.c.errors, errorKind);
     this.ctx.status.tagError(this.tags[index]!.name, message);
-    this.ctx.log.warn({ source: this.name, tag: this.tags[index]!.name, nodeId: this.tags[index]!.nodeId }, message);
+    this.ctx.log.warn({ tag: this.tags[index]!.name, nodeId: this.tags[index]!.nodeId }, message);
   }
 
   private setPhase(phase: Phase, text: string): void {
