@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { OPCUAClient, type ClientSession, type OPCUACertificateManager } from 'node-opcua';
+import { OPCUAClient, UserTokenType, type ClientSession, type OPCUACertificateManager, type UserIdentityInfo } from 'node-opcua';
 import { VigilError, describeError } from '../../../shared/errors.js';
 import type { OpcuaSourceConfig } from '../../config/schema.js';
 import { quietNodeOpcuaLogs } from './node-opcua-logs.js';
@@ -68,8 +68,9 @@ export async function connectClient(config: ConnectSettings, pkiDir: string, age
     transportTimeout: config.connectTimeoutMs,
   });
   let stage = 'connect';
+  let identity: UserIdentityInfo | undefined;
   try {
-    const identity = userIdentity(config.user);
+    identity = userIdentity(config.user);
     await withTimeout(client.connect(config.endpoint), config.connectTimeoutMs, 'connecting');
     stage = 'session';
     const session = await withTimeout(client.createSession(identity), config.connectTimeoutMs, 'opening the session');
@@ -82,19 +83,37 @@ export async function connectClient(config: ConnectSettings, pkiDir: string, age
     if (certStatus) {
       throw new VigilError('VIGIL_OPCUA_CERT_UNTRUSTED', `the server certificate is not trusted (${certStatus})`, { cause, retryable: true, details: { certStatus, thumbprint } });
     }
-    throw new VigilError('VIGIL_OPCUA_CONNECT_FAILED', connectFailureMessage(stage, cause, config), { cause, retryable: true });
+    const userThumbprint = identity?.type === UserTokenType.Certificate ? thumbprintOf(identity.certificateData) : undefined;
+    throw new VigilError('VIGIL_OPCUA_CONNECT_FAILED', connectFailureMessage(stage, cause, config, userThumbprint), { cause, retryable: true });
   }
 }
 
-function connectFailureMessage(stage: string, cause: unknown, config: ConnectSettings): string {
+function connectFailureMessage(stage: string, cause: unknown, config: ConnectSettings, userThumbprint?: string): string {
   const text = describeError(cause);
+  const status = text.replace(/\s*\(0x[0-9a-f]+\)/i, '');
+  if (stage === 'session' && config.user.type === 'certificate') {
+    const { certificateFile, privateKeyFile } = config.user;
+    // The server checks the user certificate against its own user trust list, which the agent cannot change.
+    if (/BadIdentityTokenRejected|BadUserAccessDenied|BadCertificate\w*/.test(text)) {
+      const thumbprint = userThumbprint ? `, SHA-1 thumbprint ${userThumbprint}` : '';
+      return `the server refused the user certificate ${certificateFile} (${status}${thumbprint}); its administrator must add this certificate (or the CA that issued it) to the server's trusted user certificates; the agent retries by itself`;
+    }
+    if (/BadUserSignatureInvalid/.test(text)) {
+      return `the server could not verify the user token signed with ${privateKeyFile} (${status}); check that privateKeyFile is the key of certificateFile ${certificateFile}`;
+    }
+  }
+  const missingPolicy = /Cannot find (\w+)[^"]*user token policy/i.exec(text);
+  if (missingPolicy) {
+    return `the server offers no ${config.user.type} login on the endpoint with securityMode ${config.securityMode} (${text}); run vigil browse, or choose another user type or securityMode`;
+  }
   if (stage === 'session' && /BadUserAccessDenied|BadIdentityTokenRejected|BadIdentityTokenInvalid/.test(text)) {
     const who = config.user.type === 'username' ? `user ${config.user.username}` : `${config.user.type} user`;
-    return `the server refused the session for ${who} (${text.replace(/\s*\(0x[0-9a-f]+\)/i, '')}); check the user name and the password file or variable`;
+    return `the server refused the session for ${who} (${status}); check the user name and the password file or variable`;
   }
   if (/ECONNREFUSED/.test(text)) return `nothing listens at ${config.endpoint} (connection refused); is the server running and the port right?`;
   if (/ENOTFOUND|EAI_AGAIN/.test(text)) return `the host of ${config.endpoint} cannot be resolved; check the endpoint`;
-  if (/BadSecurityPolicyRejected|BadSecurityModeRejected|no endpoint/i.test(text)) {
+  // node-opcua words a missing mode/policy pair as "Cannot find an Endpoint matching …".
+  if (/BadSecurityPolicyRejected|BadSecurityModeRejected|no endpoint|cannot find an endpoint matching/i.test(text)) {
     return `the server offers no endpoint with securityMode ${config.securityMode} and securityPolicy ${config.securityPolicy ?? 'default'} (${text}); run vigil browse to list what it offers`;
   }
   return stage === 'session' ? `the session could not be opened: ${text}` : text;
