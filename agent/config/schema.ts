@@ -62,7 +62,7 @@ export const OpcuaSourceSchema = z
     user: OpcuaUserSchema.default({ type: 'anonymous' }),
     pkiDir: z.string().optional().describe("PKI folder with the agent's own certificate (created on first start) and trusted/ and rejected/ server certificates. Default <agent.dataDir>/pki."),
     publishingIntervalMs: positiveMs('Publishing interval of the subscriptions (tags may override it)', 1000),
-    maxItemsPerSubscription: z.number().int().positive().default(1000).describe('Monitored items per subscription before another subscription is opened. Default 1000.'),
+    maxItemsPerSubscription: z.number().int().positive().default(10_000).describe('Monitored items per subscription before another subscription is opened; lower it for servers that limit items per subscription. Default 10000.'),
     keepAliveCount: z.number().int().positive().default(10).describe('Publishing intervals without data after which the server sends a keep-alive. Default 10.'),
     staleTimeoutMs: z.number().int().positive().optional().describe('A subscription that delivers neither data nor keep-alive for this long is treated as dead and the session is rebuilt, in milliseconds. Default 3 × publishingIntervalMs × keepAliveCount (30 s at the defaults).'),
     connectTimeoutMs: positiveMs('Time allowed for connecting and opening a session before it is retried', 15_000),

@@ -79,9 +79,11 @@ export class SamplePipeline implements SampleSink {
 
   private readonly drain = (): void => {
     this.scheduled = false;
-    // Bounded work per turn keeps timers and sockets responsive under load.
-    let turns = 8;
-    while (this.size > 0 && turns-- > 0) this.drainBatch();
+    // Deliver everything queued when the turn starts: one socket read can bring
+    // tens of thousands of samples, and draining less than arrives per turn
+    // would fill the ring and drop. The capacity bounds the work per turn.
+    let batches = Math.ceil(this.size / this.maxBatch);
+    while (this.size > 0 && batches-- > 0) this.drainBatch();
     if (this.counters.droppedOverflow !== this.lastReportedOverflow) {
       const dropped = this.counters.droppedOverflow - this.lastReportedOverflow;
       this.lastReportedOverflow = this.counters.droppedOverflow;

@@ -20,6 +20,18 @@ describe('SamplePipeline', () => {
     expect(pipeline.snapshot()).toMatchObject({ received: 50, emitted: 50, droppedOverflow: 0, depth: 0 });
   });
 
+  it('delivers everything queued in a single turn, however many batches that takes', async () => {
+    // One socket read can bring far more samples than one batch; delivering
+    // less than arrives per turn would fill the ring and drop.
+    const pipeline = new SamplePipeline(1000, 7);
+    let delivered = 0;
+    pipeline.subscribe((batch) => (delivered += batch.length));
+    for (let i = 0; i < 1000; i++) pipeline.push(sample(i));
+    await nextTurn();
+    expect(delivered).toBe(1000);
+    expect(pipeline.snapshot().depth).toBe(0);
+  });
+
   it('refuses and counts samples beyond capacity instead of growing', async () => {
     const pipeline = new SamplePipeline(10);
     const got: number[] = [];
