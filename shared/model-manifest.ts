@@ -1,0 +1,92 @@
+import { z } from 'zod';
+
+/**
+ * The manifest of a model package (format `vigil-model/1`): everything the
+ * agent needs to window, score and judge a model's output, checked against the
+ * ONNX file itself when the package loads. Packages are built with
+ * `vigil model pack <onnx> <manifest>` and checked with `vigil model check`.
+ */
+export const MODEL_PACKAGE_FORMAT = 'vigil-model/1';
+
+export const TENSOR_LAYOUTS = ['batch,time,tag', 'batch,tag,time'] as const;
+export type TensorLayout = (typeof TENSOR_LAYOUTS)[number];
+
+const semver = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
+
+export const ModelManifestSchema = z
+  .strictObject({
+    format: z.literal(MODEL_PACKAGE_FORMAT).describe(`Manifest format; always ${MODEL_PACKAGE_FORMAT}.`),
+    name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'lower-case letters, digits, . _ - (e.g. pump-station-pca)').describe('Model name; versions of one model share it.'),
+    version: z.string().regex(semver, 'a semantic version such as 1.4.0').describe('Semantic version of this package; immutable once published.'),
+    description: z.string().default('').describe('What the model watches, in words a plant user understands.'),
+    input: z
+      .strictObject({
+        name: z.string().min(1).describe('Name of the ONNX input tensor.'),
+        dtype: z.enum(['float32', 'float64']).describe('Element type of the input tensor.'),
+        layout: z.enum(TENSOR_LAYOUTS).describe('Axis order of the input: batch,time,tag or batch,tag,time (channels first).'),
+      })
+      .describe('The one input tensor the model takes.'),
+    tags: z.array(z.string().min(1)).min(1).describe('Agent tag names, in the order of the tag axis of the input.'),
+    samplePeriodMs: z.number().int().positive().describe('Grid period every tag is resampled to, in milliseconds.'),
+    windowLength: z.number().int().positive().describe('Samples per window (length of the time axis).'),
+    hop: z.number().int().positive().describe('A window is emitted every hop samples.'),
+    missingData: z
+      .strictObject({
+        forwardFillMaxAgeMs: z.number().int().nonnegative().optional().describe('A grid cell without a sample takes the last value if it is at most this old, in milliseconds. Default 3 × samplePeriodMs.'),
+        maxFilledShare: z.number().min(0).max(1).default(0.2).describe('A window with a larger share of forward-filled cells is insufficient data. Default 0.2.'),
+        maxBadShare: z.number().min(0).max(1).default(0.1).describe('A window with a larger share of bad-quality or missing cells is insufficient data. Default 0.1.'),
+      })
+      .default({ maxFilledShare: 0.2, maxBadShare: 0.1 })
+      .describe('When a window has too little real data to be scored.'),
+    normalization: z
+      .strictObject({
+        mean: z.array(z.number()).describe('Per tag, subtracted first.'),
+        std: z.array(z.number().positive()).describe('Per tag, divided by after the mean is subtracted.'),
+      })
+      .optional()
+      .describe('Per-tag scaling applied before the model: (x - mean) / std. Omit when the model scales by itself.'),
+    output: z
+      .strictObject({
+        score: z.string().min(1).describe('Name of the output holding the anomaly score per window (higher is worse).'),
+        reduce: z.enum(['none', 'squeeze']).default('none').describe('none: the score output is [N]; squeeze: it is [N,1] and the trailing axis is dropped.'),
+        contributions: z.string().min(1).optional().describe('Name of an optional [N, tags] output with each tag\'s share of the score.'),
+      })
+      .describe('Which outputs hold the score and the per-tag contributions.'),
+    thresholds: z
+      .strictObject({
+        warn: z.number().describe('A score at or above this is a warning.'),
+        alarm: z.number().describe('A score at or above this is an alarm.'),
+      })
+      .describe('Levels of the score.'),
+    onnx: z
+      .strictObject({
+        file: z.string().default('model.onnx').describe('File name of the ONNX model inside the package.'),
+        sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lower-case hex digits').describe('SHA-256 of the ONNX file.'),
+      })
+      .describe('The ONNX file and its checksum.'),
+  })
+  .superRefine((m, ctx) => {
+    if (m.thresholds.alarm < m.thresholds.warn) ctx.addIssue({ code: 'custom', path: ['thresholds', 'alarm'], message: `alarm (${m.thresholds.alarm}) must not be below warn (${m.thresholds.warn})` });
+    if (new Set(m.tags).size !== m.tags.length) ctx.addIssue({ code: 'custom', path: ['tags'], message: 'a tag is listed twice' });
+    if (m.hop > m.windowLength) ctx.addIssue({ code: 'custom', path: ['hop'], message: `hop (${m.hop}) larger than windowLength (${m.windowLength}) would skip samples` });
+    for (const key of ['mean', 'std'] as const) {
+      const values = m.normalization?.[key];
+      if (values && values.length !== m.tags.length) ctx.addIssue({ code: 'custom', path: ['normalization', key], message: `has ${values.length} values for ${m.tags.length} tags` });
+    }
+  });
+
+export type ModelManifest = z.infer<typeof ModelManifestSchema>;
+export type ModelManifestInput = z.input<typeof ModelManifestSchema>;
+
+export type ScoreLevel = 'normal' | 'warn' | 'alarm';
+
+export function levelOf(score: number, thresholds: ModelManifest['thresholds']): ScoreLevel {
+  if (score >= thresholds.alarm) return 'alarm';
+  if (score >= thresholds.warn) return 'warn';
+  return 'normal';
+}
+
+/** `name@version`, the key a model version goes by in logs, metrics and /models. */
+export function modelKey(m: { name: string; version: string }): string {
+  return `${m.name}@${m.version}`;
+}
