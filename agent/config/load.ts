@@ -147,6 +147,7 @@ export async function checkConfig(file: string): Promise<CheckResult> {
       http: main.data.http,
       log: main.data.log,
       pipeline: main.data.pipeline,
+      models: { ...main.data.models, dir: main.data.models.dir ?? '' },
       sources,
       opcuaTags: checked.opcuaTags,
       mqttTags: checked.mqttTags,

@@ -29,5 +29,6 @@ export function resolvePaths(config: ResolvedConfig, baseDir: string): ResolvedC
       tls: source.tls && { ...source.tls, caFile: abs(source.tls.caFile), certFile: abs(source.tls.certFile), keyFile: abs(source.tls.keyFile) },
     };
   });
-  return { ...config, agent: { ...config.agent, dataDir }, sources };
+  const modelsDir = config.models.dir ? resolve(baseDir, config.models.dir) : join(dataDir, 'models');
+  return { ...config, agent: { ...config.agent, dataDir }, models: { ...config.models, dir: modelsDir }, sources };
 }

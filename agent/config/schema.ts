@@ -205,6 +205,14 @@ export const AgentConfigSchema = z
       })
       .default({ capacity: 100_000 })
       .describe('The bounded hand-off between sources and the rest of the agent.'),
+    models: z
+      .strictObject({
+        dir: z.string().optional().describe("Folder of model packages (*.vmodel) the agent loads at start and when added. Relative paths are resolved from the configuration file's folder. Default <agent.dataDir>/models."),
+        lateToleranceMs: z.number().int().nonnegative().default(2000).describe('How late (by source timestamp, behind the newest sample of a model\'s tags) a sample may arrive and still land in its window cell, in milliseconds; later ones are counted and dropped. Default 2000.'),
+        maxBatch: z.number().int().positive().default(256).describe('Most windows scored in one ONNX run. Default 256.'),
+      })
+      .default({ lateToleranceMs: 2000, maxBatch: 256 })
+      .describe('Where model packages come from and how windows are scored.'),
     sources: z.array(SourceSchema).default([]).describe('OPC UA servers and MQTT brokers to read.'),
     tagFiles: z.array(z.string().min(1)).default([]).describe('YAML or CSV tag files, relative to this file. Their tags are added to tags.'),
     tags: z.array(TagSchema).default([]).describe('Tags written inline.'),
@@ -243,6 +251,8 @@ export interface ResolvedConfig {
   http: AgentConfig['http'];
   log: AgentConfig['log'];
   pipeline: AgentConfig['pipeline'];
+  /** `dir` is absolute (default <dataDir>/models). */
+  models: { dir: string; lateToleranceMs: number; maxBatch: number };
   sources: SourceConfig[];
   opcuaTags: Array<OpcuaTagConfig & { origin: Origin }>;
   mqttTags: Array<MqttTagConfig & { origin: Origin }>;
