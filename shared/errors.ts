@@ -16,6 +16,10 @@ export const ERROR_CODES = {
   VIGIL_MQTT_PAYLOAD_MALFORMED: 'An MQTT payload could not be decoded; it is dropped and counted per topic and reason.',
   VIGIL_PIPELINE_OVERFLOW: 'The sample pipeline was full; samples were dropped and counted.',
   VIGIL_HTTP_LISTEN_FAILED: "The agent's local HTTP port could not be opened.",
+  VIGIL_MODEL_PACKAGE_INVALID: 'A model package could not be read: not a package, damaged, or its manifest is invalid.',
+  VIGIL_MODEL_CHECKSUM_MISMATCH: "The ONNX file of a model package does not match the manifest's sha256; the package is refused.",
+  VIGIL_MODEL_REFUSED: 'A model package disagrees with its ONNX file or the agent (names, types, shapes, tags, dry run); the active version keeps scoring.',
+  VIGIL_MODEL_FAULT: 'A model failed while scoring (error, NaN or wrong-shaped output); it is stopped and the previous version takes over when there is one.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -60,8 +60,12 @@ export const ModelManifestSchema = z
       .describe('Levels of the score.'),
     onnx: z
       .strictObject({
-        file: z.string().default('model.onnx').describe('File name of the ONNX model inside the package.'),
-        sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lower-case hex digits').describe('SHA-256 of the ONNX file.'),
+        file: z
+          .string()
+          .regex(/^(?!manifest\.json$)[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'a plain file name such as model.onnx (letters, digits, . _ -; not manifest.json)')
+          .default('model.onnx')
+          .describe('File name of the ONNX model inside the package. Default model.onnx.'),
+        sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lower-case hex digits').describe('SHA-256 of the ONNX file, in hex. `vigil model pack` fills it in when it is left out.'),
       })
       .describe('The ONNX file and its checksum.'),
   })

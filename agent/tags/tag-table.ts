@@ -97,7 +97,7 @@ function emptyState(tag: string, source: string, configured: string): TagState {
 }
 
 /** `line1.{2}.temp` → /^line1\..+\.temp$/: which template a discovered tag came from. */
-function templatePattern(template: string): RegExp {
+export function templatePattern(template: string): RegExp {
   const parts = template.split(/\{[^}]+\}/).map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
   return new RegExp(`^${parts.join('.+')}$`);
 }

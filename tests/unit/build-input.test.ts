@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { buildInputTensorData } from '../../agent/scoring/build-input.js';
+import type { DueWindows } from '../../agent/windows/due-windows.js';
+import { ModelManifestSchema, type ModelManifest } from '../../shared/model-manifest.js';
+
+function manifest(over: Partial<Record<string, unknown>> = {}): ModelManifest {
+  return ModelManifestSchema.parse({
+    format: 'vigil-model/1',
+    name: 'm',
+    version: '1.0.0',
+    input: { name: 'x', dtype: 'float32', layout: 'batch,time,tag' },
+    tags: ['a', 'b'],
+    samplePeriodMs: 1000,
+    windowLength: 3,
+    hop: 1,
+    output: { score: 's' },
+    thresholds: { warn: 1, alarm: 2 },
+    onnx: { sha256: '0'.repeat(64) },
+    ...over,
+  });
+}
+
+/** windows[w][t][k] given as nested arrays. */
+function due(cells: number[][][]): DueWindows {
+  const count = cells.length;
+  const length = cells[0]!.length;
+  const tags = cells[0]![0]!.length;
+  return {
+    count,
+    length,
+    tags,
+    values: Float64Array.from(cells.flat(2)),
+    starts: new Float64Array(count),
+    ends: new Float64Array(count),
+    filledShare: new Float64Array(count),
+    badShare: new Float64Array(count),
+    sufficient: new Uint8Array(count).fill(1),
+  };
+}
+
+const twoWindows = due([
+  [[1, 10], [2, 20], [3, 30]],
+  [[4, 40], [5, 50], [6, 60]],
+]);
+
+describe('buildInputTensorData', () => {
+  it('keeps batch,time,tag as it is, in float32', () => {
+    const out = buildInputTensorData(manifest(), twoWindows, [0, 1]);
+    expect(out).toBeInstanceOf(Float32Array);
+    expect(Array.from(out)).toEqual([1, 10, 2, 20, 3, 30, 4, 40, 5, 50, 6, 60]);
+  });
+
+  it('transposes each window for batch,tag,time and honours float64', () => {
+    const out = buildInputTensorData(manifest({ input: { name: 'x', dtype: 'float64', layout: 'batch,tag,time' } }), twoWindows, [0, 1]);
+    expect(out).toBeInstanceOf(Float64Array);
+    expect(Array.from(out)).toEqual([1, 2, 3, 10, 20, 30, 4, 5, 6, 40, 50, 60]);
+  });
+
+  it('takes only the windows at the given indices, in that order', () => {
+    const out = buildInputTensorData(manifest(), twoWindows, [1]);
+    expect(Array.from(out)).toEqual([4, 40, 5, 50, 6, 60]);
+    expect(() => buildInputTensorData(manifest(), twoWindows, [2])).toThrow(RangeError);
+  });
+
+  it('normalises each tag with (x - mean) / std', () => {
+    const out = buildInputTensorData(manifest({ input: { name: 'x', dtype: 'float64', layout: 'batch,time,tag' }, normalization: { mean: [2, 20], std: [1, 10] } }), twoWindows, [0]);
+    expect(Array.from(out)).toEqual([-1, -1, 0, 0, 1, 1]);
+  });
+
+  it('imputes a NaN cell from the previous cell of its tag, else the next, else the mean or 0', () => {
+    const holes = due([
+      [[Number.NaN, Number.NaN], [2, Number.NaN], [Number.NaN, Number.NaN]],
+      [[1, 7], [Number.NaN, Number.NaN], [3, 9]],
+    ]);
+    const raw = buildInputTensorData(manifest({ input: { name: 'x', dtype: 'float64', layout: 'batch,time,tag' } }), holes, [0, 1]);
+    // window 0: tag a leads with the next value (2) and trails with the previous (2); tag b has nothing: 0.
+    // window 1: the middle cells take the previous cell's values.
+    expect(Array.from(raw)).toEqual([2, 0, 2, 0, 2, 0, 1, 7, 1, 7, 3, 9]);
+    const scaled = buildInputTensorData(
+      manifest({ input: { name: 'x', dtype: 'float64', layout: 'batch,time,tag' }, normalization: { mean: [0, 5], std: [1, 2] } }),
+      holes,
+      [0],
+    );
+    // An all-NaN tag takes the mean, which scales to 0.
+    expect(Array.from(scaled)).toEqual([2, 0, 2, 0, 2, 0]);
+  });
+
+  it('never writes NaN', () => {
+    const out = buildInputTensorData(manifest({ input: { name: 'x', dtype: 'float32', layout: 'batch,tag,time' } }), due([[[Number.NaN, 1], [Number.NaN, Number.NaN], [5, Number.NaN]]]), [0]);
+    expect(Array.from(out)).toEqual([5, 5, 5, 1, 1, 1]);
+  });
+
+  it('refuses windows shaped for another manifest', () => {
+    expect(() => buildInputTensorData(manifest({ windowLength: 4 }), twoWindows, [0])).toThrow(/windows are 3 × 2 but model m@1.0.0 takes 4 × 2/);
+  });
+});
