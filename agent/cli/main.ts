@@ -75,4 +75,27 @@ program
     process.exitCode = await runDemo(opts);
   });
 
+const model = program.command('model').description('Build and check model packages (*.vmodel): an ONNX file plus its manifest.');
+model
+  .command('pack')
+  .description('Build a model package from an ONNX file and a manifest (YAML or JSON): validates the manifest, fills in the checksum, checks and dry-runs the model.')
+  .argument('<onnx>', 'the ONNX model file')
+  .argument('<manifest>', 'the manifest, YAML or JSON (see config/model-manifest.example.yaml)')
+  .option('-o, --out <file>', 'package file, or folder, to write (default <name>-<version>.vmodel in the current folder)')
+  .addHelpText('after', "\nThe package is written under a temporary name and renamed, so --out may point into an agent's model folder.")
+  .action(async (onnx: string, manifest: string, opts: { out?: string }) => {
+    const { runModelPack } = await import('./model-command.js');
+    process.exitCode = await runModelPack(onnx, manifest, opts, out);
+  });
+model
+  .command('check')
+  .description('Check a model package offline with every check the agent makes before activating it.')
+  .argument('<package>', 'the package file (*.vmodel)')
+  .option('-c, --config <file>', "agent configuration (YAML): the model's tags must be configured there")
+  .addHelpText('after', '\nExit code 0 when the package can be deployed, 1 with every reason it is refused.')
+  .action(async (pkg: string, opts: { config?: string }) => {
+    const { runModelCheck } = await import('./model-command.js');
+    process.exitCode = await runModelCheck(pkg, opts, out);
+  });
+
 await program.parseAsync(process.argv);

@@ -12,10 +12,17 @@ function hasTopicDrops(source: Source): source is Source & TopicDropReporter {
   return typeof (source as Partial<TopicDropReporter>).droppedByTopic === 'function';
 }
 
+/** What the scoring side exposes for /metrics (ModelHost fits). */
+export interface ScoringMetricsSource {
+  versionStats(): Array<{ key: string; scored: number; insufficient: number; shadowScored: number; batches: number; inferenceSeconds: number; faults: number }>;
+  windowCounters(): Array<{ model: string; counters: { late: number; invalid: number; skippedGapWindows: number; overflowWindows: number } }>;
+}
+
 export interface MetricsInputs {
   sources: () => readonly Source[];
   pipeline: SamplePipeline;
   tags: TagTable;
+  scoring?: ScoringMetricsSource;
 }
 
 /**
@@ -114,5 +121,73 @@ export function createMetricsRegistry(inputs: MetricsInputs): Registry {
       this.set({ state: 'live' }, c.live);
     },
   });
+  if (inputs.scoring) registerScoringMetrics(registry, inputs.scoring);
   return registry;
+}
+
+function registerScoringMetrics(registry: Registry, scoring: ScoringMetricsSource): void {
+  const split = (key: string) => {
+    const at = key.lastIndexOf('@');
+    return { model: key.slice(0, at), version: key.slice(at + 1) };
+  };
+  new Counter({
+    name: 'vigil_model_windows_total',
+    help: 'Windows of a model version, by outcome: scored, shadow (scored by a shadow version), insufficient_data.',
+    labelNames: ['model', 'version', 'outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of scoring.versionStats()) {
+        const l = split(s.key);
+        this.inc({ ...l, outcome: 'scored' }, s.scored);
+        this.inc({ ...l, outcome: 'shadow' }, s.shadowScored);
+        this.inc({ ...l, outcome: 'insufficient_data' }, s.insufficient);
+      }
+    },
+  });
+  new Counter({
+    name: 'vigil_model_inference_seconds_total',
+    help: 'Time spent scoring batches of a model version (tensor building, worker round trip, ONNX run), in seconds; divide by vigil_model_batches_total for the mean.',
+    labelNames: ['model', 'version'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of scoring.versionStats()) this.inc(split(s.key), s.inferenceSeconds);
+    },
+  });
+  new Counter({
+    name: 'vigil_model_batches_total',
+    help: 'Batches of windows scored by a model version.',
+    labelNames: ['model', 'version'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of scoring.versionStats()) this.inc(split(s.key), s.batches);
+    },
+  });
+  new Counter({
+    name: 'vigil_model_errors_total',
+    help: 'Run-time faults of a model version (error, NaN or wrong-shaped output).',
+    labelNames: ['model', 'version'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of scoring.versionStats()) this.inc(split(s.key), s.faults);
+    },
+  });
+  new Counter({
+    name: 'vigil_window_dropped_total',
+    help: "Samples or windows a model's windowing dropped, by reason: late_sample (beyond models.lateToleranceMs), invalid_sample, overflow_window (scoring fell behind). Windows skipped in data gaps count as gap_window.",
+    labelNames: ['model', 'reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { model, counters } of scoring.windowCounters()) {
+        this.inc({ model, reason: 'late_sample' }, counters.late);
+        this.inc({ model, reason: 'invalid_sample' }, counters.invalid);
+        this.inc({ model, reason: 'overflow_window' }, counters.overflowWindows);
+        this.inc({ model, reason: 'gap_window' }, counters.skippedGapWindows);
+      }
+    },
+  });
 }

@@ -10,6 +10,8 @@ export interface AgentHttpRoutes {
   health: () => HealthReport;
   tags: () => TagState[];
   metrics: Registry;
+  /** GET /models: active, pending, shadow and previous versions per model. */
+  models?: () => unknown;
 }
 
 export interface AgentHttpServer {
@@ -76,11 +78,14 @@ async function handle(req: IncomingMessage, res: ServerResponse, routes: AgentHt
       else sendJson(res, 200, { tags });
       return;
     }
+    case '/models':
+      sendJson(res, 200, routes.models ? routes.models() : { models: [] });
+      return;
     case '/':
-      sendJson(res, 200, { endpoints: ['/healthz', '/metrics', '/tags', '/tags?format=text'] });
+      sendJson(res, 200, { endpoints: ['/healthz', '/metrics', '/tags', '/tags?format=text', '/models'] });
       return;
     default:
-      res.writeHead(404, { 'content-type': 'text/plain' }).end(`no such endpoint ${url.pathname}; try /healthz, /metrics or /tags\n`);
+      res.writeHead(404, { 'content-type': 'text/plain' }).end(`no such endpoint ${url.pathname}; try /healthz, /metrics, /tags or /models\n`);
   }
 }
 

@@ -1,0 +1,63 @@
+import { describeError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import type { WindowResult } from '../../shared/window-result.js';
+import type { ResolvedConfig } from '../config/schema.js';
+import { deployPackage } from '../models/deploy-package.js';
+import { ModelDirectory } from '../models/model-directory.js';
+import { ModelRegistry } from '../models/model-registry.js';
+import { ModelHost } from './model-host.js';
+import { ScoringClient } from './scoring-client.js';
+import { summarizeModels, type ModelsView } from './models-view.js';
+
+export interface RunningScoring {
+  host: ModelHost;
+  registry: ModelRegistry;
+  directory: ModelDirectory;
+  /** Data for GET /models. */
+  view(): ModelsView;
+  stop(): Promise<void>;
+}
+
+/**
+ * The scoring half of the agent: a worker thread for ONNX sessions, the
+ * version registry, and the model folder feeding both. Results go to
+ * `onResults` (issue 4 turns them into episodes and outbox records).
+ */
+export async function startScoring(config: ResolvedConfig, log: Logger, onResults: (results: WindowResult[]) => void): Promise<RunningScoring> {
+  const scoringLog = log.child({ component: 'models' });
+  const startClient = () =>
+    ScoringClient.start({
+      maxBatch: config.models.maxBatch,
+      onWorkerExit: (err) => scoringLog.error({ err: describeError(err) }, 'the scoring worker stopped; it is restarted and the models reloaded'),
+    });
+  const registry = new ModelRegistry({
+    onEvent: (event) => (event.kind === 'fault' || event.kind === 'refused' || event.kind === 'stopped' ? scoringLog.warn(event, event.message) : scoringLog.info(event, event.message)),
+  });
+  const host = new ModelHost(await startClient(), registry, { lateToleranceMs: config.models.lateToleranceMs, maxBatch: config.models.maxBatch, log: scoringLog, onResults, restartClient: startClient });
+  const configuredTags = [...config.opcuaTags, ...config.mqttTags].map((t) => t.name);
+  // One package at a time: deployPackage needs calls for a model not to overlap.
+  let queue = Promise.resolve();
+  const directory = new ModelDirectory(
+    config.models.dir,
+    (file, bytes) => {
+      queue = queue.then(async () => {
+        await deployPackage(bytes, file, { registry, loader: host, configuredTags, log: scoringLog });
+      });
+      return queue;
+    },
+    scoringLog,
+  );
+  await directory.start();
+
+  return {
+    host,
+    registry,
+    directory,
+    view: () => summarizeModels(registry, host),
+    stop: async () => {
+      await directory.stop();
+      await queue;
+      await host.close();
+    },
+  };
+}
