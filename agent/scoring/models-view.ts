@@ -11,8 +11,18 @@ export interface VersionView extends VersionStats {
   thresholds: { warn: number; alarm: number };
 }
 
+export interface RefusedPackage {
+  file: string;
+  /** `name@version` when the manifest could be read. */
+  model: string | null;
+  reason: string;
+  at: number;
+}
+
 export interface ModelsView {
   models: Array<ModelSnapshot & { versions: VersionView[]; windows: Record<string, number> | null }>;
+  /** Packages from the model folder that were refused (the latest refusal per file). */
+  refusedPackages?: RefusedPackage[];
 }
 
 /** GET /models: per model, which version scores, which shadows, what happened lately, and how each version is doing. */

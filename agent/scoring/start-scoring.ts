@@ -7,7 +7,7 @@ import { ModelDirectory } from '../models/model-directory.js';
 import { ModelRegistry } from '../models/model-registry.js';
 import { ModelHost } from './model-host.js';
 import { ScoringClient } from './scoring-client.js';
-import { summarizeModels, type ModelsView } from './models-view.js';
+import { summarizeModels, type ModelsView, type RefusedPackage } from './models-view.js';
 
 export interface RunningScoring {
   host: ModelHost;
@@ -35,13 +35,22 @@ export async function startScoring(config: ResolvedConfig, log: Logger, onResult
   });
   const host = new ModelHost(await startClient(), registry, { lateToleranceMs: config.models.lateToleranceMs, maxBatch: config.models.maxBatch, log: scoringLog, onResults, restartClient: startClient });
   const configuredTags = [...config.opcuaTags, ...config.mqttTags].map((t) => t.name);
+  // Packages refused from the model folder, newest last, so /models shows them
+  // even when they were too damaged to say which model they were meant to be.
+  const refusedPackages: RefusedPackage[] = [];
   // One package at a time: deployPackage needs calls for a model not to overlap.
   let queue = Promise.resolve();
   const directory = new ModelDirectory(
     config.models.dir,
     (file, bytes) => {
       queue = queue.then(async () => {
-        await deployPackage(bytes, file, { registry, loader: host, configuredTags, log: scoringLog });
+        const outcome = await deployPackage(bytes, file, { registry, loader: host, configuredTags, log: scoringLog });
+        const previous = refusedPackages.findIndex((p) => p.file === file);
+        if (previous >= 0) refusedPackages.splice(previous, 1);
+        if (outcome.result === 'refused') {
+          refusedPackages.push({ file, model: outcome.key ?? null, reason: outcome.reason ?? 'refused', at: Date.now() });
+          if (refusedPackages.length > 50) refusedPackages.shift();
+        }
       });
       return queue;
     },
@@ -53,7 +62,7 @@ export async function startScoring(config: ResolvedConfig, log: Logger, onResult
     host,
     registry,
     directory,
-    view: () => summarizeModels(registry, host),
+    view: () => ({ ...summarizeModels(registry, host), refusedPackages: refusedPackages.map((p) => ({ ...p })) }),
     stop: async () => {
       await directory.stop();
       await queue;

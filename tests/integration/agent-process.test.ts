@@ -1,9 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_NAMESPACE_URI, startOpcuaPlant, type OpcuaPlant } from '../../agent/demo/opcua-plant.js';
+import { packModel } from '../../agent/models/package-file.js';
 import { requireBroker } from '../helpers/broker.js';
 import { eventually, spawnVigil } from '../helpers/agent-process.js';
 
@@ -119,6 +120,97 @@ describe('vigil agent (real process)', () => {
     } finally {
       clearInterval(timer);
       await publisher.endAsync();
+    }
+  });
+
+  it('scores live windows with a model package dropped in its model folder, hot-swaps a new version and refuses a damaged one', async () => {
+    const models = join(dir, 'models');
+    mkdirSync(models, { recursive: true });
+    const onnx = readFileSync(new URL('../fixtures/models/pca4x60.onnx', import.meta.url));
+    const manifest = (version: string, warn: number) => ({
+      format: 'vigil-model/1',
+      name: 'pump1-pca',
+      version,
+      input: { name: 'window', dtype: 'float32', layout: 'batch,time,tag' },
+      tags: ['pump1.flowrate', 'pump1.pressure', 'pump1.temperature', 'pump1.vibration'],
+      samplePeriodMs: 100,
+      windowLength: 60,
+      hop: 10,
+      // The plant changes values every 200 ms: half the 100 ms cells are forward-filled.
+      missingData: { maxFilledShare: 0.6 },
+      normalization: { mean: [100, 5, 50, 1], std: [10, 1, 5, 0.5] },
+      output: { score: 'score', contributions: 'contrib' },
+      thresholds: { warn, alarm: warn * 3 },
+      onnx: { file: 'model.onnx' },
+    });
+    /** How a package is meant to be dropped: written under a temporary name, then renamed. */
+    const drop = (name: string, bytes: Buffer) => {
+      writeFileSync(join(models, `.${name}.tmp`), bytes);
+      renameSync(join(models, `.${name}.tmp`), join(models, name));
+    };
+    drop('pump1-pca-1.0.0.vmodel', (await packModel(onnx, manifest('1.0.0', 1))).bytes);
+    const tagLines = ['FlowRate', 'Pressure', 'Temperature', 'Vibration'].map(
+      (signal) => `  - { name: pump1.${signal.toLowerCase()}, source: plc1, nodeId: "nsu=${DEMO_NAMESPACE_URI};s=Pump1.${signal}", samplingIntervalMs: 100 }`,
+    );
+    writeFileSync(
+      join(dir, 'scoring.yaml'),
+      [
+        'agent: { id: e2e-scoring, dataDir: ./state-scoring }',
+        'http: { port: 0 }',
+        'models: { dir: ./models, lateToleranceMs: 300 }',
+        'sources:',
+        `  - { name: plc1, type: opcua, endpoint: "${plant.endpoint}", publishingIntervalMs: 100 }`,
+        'tags:',
+        ...tagLines,
+      ].join('\n'),
+    );
+
+    interface ModelsBody {
+      models: Array<{ name: string; active: string | null; previous: string | null; lastRefusal: { version: string; reason: string } | null; versions: Array<{ key: string; role: string; scored: number; last: { score: number; level: string; contributions: Record<string, number> } | null }> }>;
+    }
+    const agent = spawnVigil(['agent', '--config', join(dir, 'scoring.yaml')]);
+    try {
+      const url = String((await agent.waitForLog('agent running')).http);
+      const models = async () => ((await (await fetch(`${url}/models`)).json()) as ModelsBody).models;
+      const first = await eventually(async () => {
+        const m = (await models())[0];
+        const v = m?.versions.find((x) => x.role === 'active');
+        return v && v.scored > 0 ? { m, v } : undefined;
+      }, 'version 1.0.0 to score live windows', 30_000).catch(async (err: Error) => {
+        throw new Error(`${err.message}\n/models: ${JSON.stringify(await models())}\n${agent.stdout()}`);
+      });
+      expect(first.m).toMatchObject({ name: 'pump1-pca', active: '1.0.0' });
+      expect(Number.isFinite(first.v.last?.score)).toBe(true);
+      expect(Object.keys(first.v.last?.contributions ?? {})).toHaveLength(4);
+
+      drop('pump1-pca-1.1.0.vmodel', (await packModel(onnx, manifest('1.1.0', 2))).bytes);
+      await eventually(async () => {
+        const m = (await models())[0];
+        return m?.active === '1.1.0' && m.previous === '1.0.0' && (m.versions.find((x) => x.role === 'active')?.scored ?? 0) > 0 ? m : undefined;
+      }, 'version 1.1.0 to take over', 30_000);
+
+      // Damaged inside the ONNX bytes: the checksum no longer matches.
+      const damaged = (await packModel(onnx, manifest('1.2.0', 2))).bytes;
+      const at = damaged.indexOf(onnx.subarray(200, 216)) + 3;
+      damaged[at] = (damaged[at] ?? 0) ^ 0xff;
+      drop('pump1-pca-1.2.0.vmodel', damaged);
+      // Not a package at all: refused without knowing which model it was meant to be.
+      drop('not-a-model.vmodel', Buffer.from('this is not a tar archive'));
+      const refused = await eventually(async () => {
+        const body = (await (await fetch(`${url}/models`)).json()) as ModelsBody & { refusedPackages: Array<{ file: string; reason: string }> };
+        return body.models[0]?.lastRefusal && body.refusedPackages.length === 2 ? body : undefined;
+      }, 'the damaged packages to be refused', 20_000);
+      expect(refused.models[0]?.active).toBe('1.1.0');
+      expect(refused.models[0]?.lastRefusal).toMatchObject({ version: '1.2.0', reason: expect.stringMatching(/VIGIL_MODEL_CHECKSUM_MISMATCH/) });
+      expect(refused.refusedPackages.map((p) => p.file.split('/').pop()).sort()).toEqual(['not-a-model.vmodel', 'pump1-pca-1.2.0.vmodel']);
+      expect(refused.refusedPackages.find((p) => p.file.endsWith('not-a-model.vmodel'))?.reason).toMatch(/VIGIL_MODEL_PACKAGE_INVALID/);
+
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      expect(metrics).toMatch(/vigil_model_windows_total\{model="pump1-pca",version="1.1.0",outcome="scored"\} [1-9]/);
+      agent.child.kill('SIGTERM');
+      expect(await agent.exited).toBe(0);
+    } finally {
+      agent.child.kill('SIGKILL');
     }
   });
 

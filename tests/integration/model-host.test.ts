@@ -11,14 +11,14 @@ import type { WindowResult } from '../../shared/window-result.js';
 
 const FIXTURES = new URL('../fixtures/models/', import.meta.url);
 const ONNX = readFileSync(new URL('pca4x60.onnx', FIXTURES));
-const BASE = JSON.parse(readFileSync(new URL('pca4x60.manifest.json', FIXTURES), 'utf8')) as Record<string, unknown> & { tags: string[] };
+const BASE = JSON.parse(readFileSync(new URL('pca4x60.manifest.json', FIXTURES), 'utf8')) as Record<string, unknown> & { tags: string[]; onnx: { file: string } };
 const TAGS = BASE.tags;
 const PERIOD = 1000;
 const HOP = 10;
 
 /** A package of the reference PCA model under another version (and optionally other manifest fields). */
 async function pcaPackage(version: string, extra: Record<string, unknown> = {}): Promise<Buffer> {
-  const { onnx, ...rest } = BASE as Record<string, unknown> & { onnx: Record<string, unknown> };
+  const { onnx, ...rest } = BASE;
   return (await packModel(ONNX, { ...rest, ...extra, version, onnx: { file: onnx.file } })).bytes;
 }
 
@@ -137,9 +137,11 @@ describe('ModelHost: windows → scoring worker → versions', () => {
     const { results, deploy, feed, registry } = await setup();
     await deploy(await pcaPackage('1.0.0'));
     const damaged = await pcaPackage('1.2.0');
-    damaged[damaged.length - 600] ^= 0xff; // inside the ONNX bytes: checksum no longer matches
+    // Flip a byte inside the ONNX bytes: the checksum no longer matches.
+    const at = damaged.indexOf(ONNX.subarray(200, 216)) + 3;
+    damaged[at] = (damaged[at] ?? 0) ^ 0xff;
     const outcome = await deploy(damaged);
-    expect(outcome.result).toBe('refused');
+    expect(outcome).toMatchObject({ result: 'refused', reason: expect.stringMatching(/VIGIL_MODEL_CHECKSUM_MISMATCH/) });
     await feed(0, 150);
     expect(results.length).toBeGreaterThan(0);
     expect(results.every((r) => r.version === '1.0.0')).toBe(true);
