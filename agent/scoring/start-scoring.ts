@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { describeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { WindowResult } from '../../shared/window-result.js';
@@ -40,23 +41,30 @@ export async function startScoring(config: ResolvedConfig, log: Logger, onResult
   const refusedPackages: RefusedPackage[] = [];
   // One package at a time: deployPackage needs calls for a model not to overlap.
   let queue = Promise.resolve();
-  const directory = new ModelDirectory(
-    config.models.dir,
-    (file, bytes) => {
-      queue = queue.then(async () => {
-        const outcome = await deployPackage(bytes, file, { registry, loader: host, configuredTags, log: scoringLog });
-        const previous = refusedPackages.findIndex((p) => p.file === file);
-        if (previous >= 0) refusedPackages.splice(previous, 1);
-        if (outcome.result === 'refused') {
-          refusedPackages.push({ file, model: outcome.key ?? null, reason: outcome.reason ?? 'refused', at: Date.now() });
-          if (refusedPackages.length > 50) refusedPackages.shift();
-        }
-      });
-      return queue;
-    },
-    scoringLog,
-  );
+  const folder = (dir: string, mode: 'activate' | 'shadow') =>
+    new ModelDirectory(
+      dir,
+      (file, bytes) => {
+        queue = queue.then(async () => {
+          const outcome = await deployPackage(bytes, file, { registry, loader: host, configuredTags, log: scoringLog }, { mode });
+          const previous = refusedPackages.findIndex((p) => p.file === file);
+          if (previous >= 0) refusedPackages.splice(previous, 1);
+          if (outcome.result === 'refused') {
+            refusedPackages.push({ file, model: outcome.key ?? null, reason: outcome.reason ?? 'refused', at: Date.now() });
+            if (refusedPackages.length > 50) refusedPackages.shift();
+          }
+        });
+        return queue;
+      },
+      scoringLog,
+    );
+  // <dir>/*.vmodel are activated (highest version wins); <dir>/shadow/*.vmodel
+  // score beside the active version, marked shadow. Moving a package from
+  // shadow/ up into <dir> promotes it at the next window boundary.
+  const directory = folder(config.models.dir, 'activate');
+  const shadowDirectory = folder(join(config.models.dir, 'shadow'), 'shadow');
   await directory.start();
+  await shadowDirectory.start();
 
   return {
     host,
@@ -65,6 +73,7 @@ export async function startScoring(config: ResolvedConfig, log: Logger, onResult
     view: () => ({ ...summarizeModels(registry, host), refusedPackages: refusedPackages.map((p) => ({ ...p })) }),
     stop: async () => {
       await directory.stop();
+      await shadowDirectory.stop();
       await queue;
       await host.close();
     },

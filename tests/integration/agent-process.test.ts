@@ -123,7 +123,7 @@ describe('vigil agent (real process)', () => {
     }
   });
 
-  it('scores live windows with a model package dropped in its model folder, hot-swaps a new version and refuses a damaged one', async () => {
+  it('scores live windows with a package dropped in its model folder, shadow-scores a candidate, promotes it, and refuses damaged packages', async () => {
     const models = join(dir, 'models');
     mkdirSync(models, { recursive: true });
     const onnx = readFileSync(new URL('../fixtures/models/pca4x60.onnx', import.meta.url));
@@ -145,8 +145,8 @@ describe('vigil agent (real process)', () => {
     });
     /** How a package is meant to be dropped: written under a temporary name, then renamed. */
     const drop = (name: string, bytes: Buffer) => {
-      writeFileSync(join(models, `.${name}.tmp`), bytes);
-      renameSync(join(models, `.${name}.tmp`), join(models, name));
+      writeFileSync(join(models, `${name}.tmp`), bytes);
+      renameSync(join(models, `${name}.tmp`), join(models, name));
     };
     drop('pump1-pca-1.0.0.vmodel', (await packModel(onnx, manifest('1.0.0', 1))).bytes);
     const tagLines = ['FlowRate', 'Pressure', 'Temperature', 'Vibration'].map(
@@ -171,21 +171,33 @@ describe('vigil agent (real process)', () => {
     const agent = spawnVigil(['agent', '--config', join(dir, 'scoring.yaml')]);
     try {
       const url = String((await agent.waitForLog('agent running')).http);
-      const models = async () => ((await (await fetch(`${url}/models`)).json()) as ModelsBody).models;
+      const fetchModels = async () => ((await (await fetch(`${url}/models`)).json()) as ModelsBody).models;
       const first = await eventually(async () => {
-        const m = (await models())[0];
+        const m = (await fetchModels())[0];
         const v = m?.versions.find((x) => x.role === 'active');
         return v && v.scored > 0 ? { m, v } : undefined;
       }, 'version 1.0.0 to score live windows', 30_000).catch(async (err: Error) => {
-        throw new Error(`${err.message}\n/models: ${JSON.stringify(await models())}\n${agent.stdout()}`);
+        throw new Error(`${err.message}\n/models: ${JSON.stringify(await fetchModels())}\n${agent.stdout()}`);
       });
       expect(first.m).toMatchObject({ name: 'pump1-pca', active: '1.0.0' });
       expect(Number.isFinite(first.v.last?.score)).toBe(true);
       expect(Object.keys(first.v.last?.contributions ?? {})).toHaveLength(4);
 
-      drop('pump1-pca-1.1.0.vmodel', (await packModel(onnx, manifest('1.1.0', 2))).bytes);
+      // A candidate in shadow/ scores the same windows beside the active version.
+      mkdirSync(join(models, 'shadow'), { recursive: true });
+      const candidate = (await packModel(onnx, manifest('1.1.0', 2))).bytes;
+      drop('shadow/pump1-pca-1.1.0.vmodel', candidate);
+      const shadowing = await eventually(async () => {
+        const m = (await fetchModels())[0];
+        const v = m?.versions.find((x) => x.role === 'shadow') as { shadowScored?: number } | undefined;
+        return m?.active === '1.0.0' && (v?.shadowScored ?? 0) > 0 ? m : undefined;
+      }, 'version 1.1.0 to score in shadow', 30_000);
+      expect(shadowing).toMatchObject({ shadow: '1.1.0' });
+
+      // Moving it up into the model folder promotes it at the next window boundary.
+      renameSync(join(models, 'shadow', 'pump1-pca-1.1.0.vmodel'), join(models, 'pump1-pca-1.1.0.vmodel'));
       await eventually(async () => {
-        const m = (await models())[0];
+        const m = (await fetchModels())[0];
         return m?.active === '1.1.0' && m.previous === '1.0.0' && (m.versions.find((x) => x.role === 'active')?.scored ?? 0) > 0 ? m : undefined;
       }, 'version 1.1.0 to take over', 30_000);
 
