@@ -16,6 +16,9 @@ export interface ScoringClientOptions {
   onWorkerExit?: (error: VigilError) => void;
 }
 
+/** Free input buffers kept for reuse: enough for a few batches in flight over a few models. */
+const MAX_SPARE_BUFFERS = 8;
+
 type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void };
 
 type RequestBody = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
@@ -58,6 +61,14 @@ export class ScoringClient {
   private readonly pending = new Map<number, Pending>();
   private dead: VigilError | null = null;
   private closing = false;
+  /**
+   * Input buffers the worker handed back after scoring, for `inputArray` to
+   * reuse: allocating a fresh ~100 KB buffer per batch (and freeing it in the
+   * worker) cost more than running a tiny model. Bounded; oldest dropped.
+   */
+  private readonly spare: ArrayBuffer[] = [];
+  /** Buffers handed out by `inputArray`, which `score` may transfer whole although the array is a shorter view. */
+  private readonly lent = new WeakSet<ArrayBuffer>();
 
   private constructor(
     private readonly worker: Worker,
@@ -104,22 +115,67 @@ export class ScoringClient {
    * and stops that model in the worker; other models keep working.
    */
   async score(key: string, input: Float32Array | Float64Array, count: number): Promise<ScoreReply> {
-    if (input.byteOffset !== 0 || input.byteLength !== input.buffer.byteLength) {
+    const buffer = input.buffer as ArrayBuffer;
+    if (input.byteOffset !== 0 || (input.byteLength !== buffer.byteLength && !this.lent.has(buffer))) {
       throw new Error('ScoringClient.score: the input must own its whole buffer, since the buffer is transferred');
     }
-    return (await this.call({ type: 'score', key, input, count }, [input.buffer as ArrayBuffer])) as ScoreReply;
+    this.lent.delete(buffer);
+    return (await this.call({ type: 'score', key, input, count }, [buffer])) as ScoreReply;
+  }
+
+  /**
+   * An array of `length` values to build a `score` input in (see
+   * buildInputTensorData's `out`), on a buffer recycled from an earlier score
+   * when one of a fitting size is free. Its contents are undefined: write
+   * every value. Hand it to `score` (which transfers it) or drop it.
+   */
+  inputArray(dtype: 'float32' | 'float64', length: number): Float32Array | Float64Array {
+    const bytes = length * (dtype === 'float32' ? 4 : 8);
+    // The smallest free buffer that fits without wasting more than half of it.
+    let best = -1;
+    for (let i = 0; i < this.spare.length; i++) {
+      const size = (this.spare[i] as ArrayBuffer).byteLength;
+      if (size >= bytes && size <= 2 * bytes && (best < 0 || size < (this.spare[best] as ArrayBuffer).byteLength)) best = i;
+    }
+    const buffer = best >= 0 ? (this.spare.splice(best, 1)[0] as ArrayBuffer) : new ArrayBuffer(bytes);
+    this.lent.add(buffer);
+    return dtype === 'float32' ? new Float32Array(buffer, 0, length) : new Float64Array(buffer, 0, length);
   }
 
   async unload(key: string): Promise<void> {
     await this.call({ type: 'unload', key });
   }
 
-  /** Ends the worker; pending calls reject. Safe to call twice. */
-  async close(): Promise<void> {
-    if (this.closing) return;
+  /**
+   * Ends the worker gracefully: what is queued finishes, sessions are released,
+   * the thread ends by itself. Only if it does not within `timeoutMs` is it
+   * terminated (terminating a thread inside `session.run` aborts the process,
+   * so that is the last resort). Safe to call twice.
+   */
+  async close(timeoutMs = 10_000): Promise<void> {
+    if (this.closing) return this.closed;
+    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    if (this.dead) {
+      this.closing = true;
+      return;
+    }
+    const shutdown = this.call({ type: 'shutdown' }).catch(() => undefined);
     this.closing = true;
-    await this.worker.terminate();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+    this.closed = Promise.race([shutdown.then(() => exited), timedOut]).then(async (outcome) => {
+      clearTimeout(timer);
+      if (outcome === 'timeout') await this.worker.terminate();
+    });
+    return this.closed;
   }
+
+  /** Test hook: the worker thread exits with `code` between two requests, as if it had died. */
+  simulateWorkerExit(code = 1): void {
+    this.worker.postMessage({ id: this.nextId++, type: 'exit', code } satisfies WorkerRequest);
+  }
+
+  private closed: Promise<void> = Promise.resolve();
 
   private call(body: RequestBody, transfer: ArrayBuffer[] = []): Promise<unknown> {
     if (this.dead) return Promise.reject(this.dead);
@@ -135,6 +191,10 @@ export class ScoringClient {
     const pending = this.pending.get(reply.id);
     if (!pending) return;
     this.pending.delete(reply.id);
+    if (reply.ok && reply.spare) {
+      this.spare.push(reply.spare);
+      if (this.spare.length > MAX_SPARE_BUFFERS) this.spare.shift();
+    }
     // Node drains up to ~1000 queued port messages in one callback. If a
     // continuation posted the next batch right away, a fast worker's replies
     // would keep that callback going and starve timers and sockets (measured:

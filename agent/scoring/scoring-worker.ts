@@ -21,7 +21,11 @@ export interface WorkerSettings {
 export type WorkerRequest =
   | { id: number; type: 'load'; key: string; manifest: ModelManifest; onnxBytes: Uint8Array; agentTags?: string[] }
   | { id: number; type: 'score'; key: string; input: Float32Array | Float64Array; count: number }
-  | { id: number; type: 'unload'; key: string };
+  | { id: number; type: 'unload'; key: string }
+  /** Finish what is queued, release every session, then let the thread end. */
+  | { id: number; type: 'shutdown' }
+  /** Ends the thread with this exit code between two requests (tests simulate a dead worker with it). */
+  | { id: number; type: 'exit'; code: number };
 
 export interface SerializedError {
   code?: string;
@@ -29,8 +33,13 @@ export interface SerializedError {
   details?: Record<string, unknown>;
 }
 
+/**
+ * `spare`: a score's input buffer, handed back (transferred) once the runs
+ * are done with it, so the client can build the next input in it instead of
+ * allocating (and this thread freeing) one per batch.
+ */
 export type WorkerReply =
-  | { id: number; ok: true; result: unknown }
+  | { id: number; ok: true; result: unknown; spare?: ArrayBuffer }
   | { id: number; ok: false; error: SerializedError };
 
 export interface ScoreReply {
@@ -127,19 +136,26 @@ function serialize(err: unknown): SerializedError {
   return { message: err instanceof Error ? err.message : String(err) };
 }
 
-async function handle(request: WorkerRequest): Promise<{ result: unknown; transfer: ArrayBuffer[] }> {
+async function handle(request: WorkerRequest): Promise<{ result: unknown; transfer: ArrayBuffer[]; spare?: ArrayBuffer }> {
   switch (request.type) {
     case 'load':
       return { result: await load(request.key, request.manifest, request.onnxBytes, request.agentTags), transfer: [] };
     case 'score': {
       const reply = await score(request.key, request.input, request.count);
-      const transfer = [reply.scores.buffer as ArrayBuffer];
+      // ONNX Runtime read the input in place during the (synchronous) runs and keeps no reference: the buffer can go back.
+      const spare = request.input.buffer as ArrayBuffer;
+      const transfer = [reply.scores.buffer as ArrayBuffer, spare];
       if (reply.contributions) transfer.push(reply.contributions.buffer as ArrayBuffer);
-      return { result: reply, transfer };
+      return { result: reply, transfer, spare };
     }
     case 'unload':
       await unload(request.key);
       return { result: null, transfer: [] };
+    case 'shutdown':
+      for (const key of [...models.keys()]) await unload(key);
+      return { result: null, transfer: [] };
+    case 'exit':
+      process.exit(request.code);
   }
 }
 
@@ -152,7 +168,13 @@ port.on('message', (request: WorkerRequest) => {
   // Every request gets a reply, even when posting the result fails, so no call hangs.
   queue = queue
     .then(() => handle(request))
-    .then(({ result, transfer }) => port.postMessage({ id: request.id, ok: true, result } satisfies WorkerReply, transfer))
+    .then(({ result, transfer, spare }) => {
+      port.postMessage((spare ? { id: request.id, ok: true, result, spare } : { id: request.id, ok: true, result }) satisfies WorkerReply, transfer);
+      // Closing the port after the last reply lets the thread end by itself:
+      // never terminate() it from outside, which aborts the whole process when
+      // it lands inside session.run (a native call).
+      if (request.type === 'shutdown') port.close();
+    })
     .catch((err: unknown) => port.postMessage({ id: request.id, ok: false, error: serialize(err) } satisfies WorkerReply));
 });
 port.postMessage({ id: 0, ok: true, result: 'ready' } satisfies WorkerReply);

@@ -17,9 +17,10 @@ import { ModelManifestSchema, type ModelManifest } from '../../shared/model-mani
  *    (one prebuilt input tensor of --batch windows, `await session.run` flat
  *    out) and a batch-1 loop;
  * 2. the agent flat out: synthetic DueWindows of --batch windows (1 % NaN cells
- *    to impute) → scoreDueWindows → build-input on this thread → ScoringClient
- *    worker → results; two batches in flight so the worker never waits for the
- *    main thread; event-loop delay of this thread (monitorEventLoopDelay, 1 ms
+ *    to impute) → scoreDueWindows → build-input on this thread (into input
+ *    buffers the worker hands back) → ScoringClient worker → results; --lanes
+ *    batches in flight (default 2, so the worker need not wait for the main
+ *    thread); event-loop delay of this thread (monitorEventLoopDelay, 1 ms
  *    resolution) measured meanwhile;
  * 3. latency at a realistic rate: --models models (the same ONNX loaded under
  *    as many keys) each completing --per-tick windows every 100 ms, staggered;
@@ -27,7 +28,10 @@ import { ModelManifestSchema, type ModelManifest } from '../../shared/model-mani
  *    the scheduled tick) to its WindowResults, p50/p99 per window.
  * Options: --seconds N per throughput phase (default 3), --batch N (256),
  * --threads N (ORT intra-op threads, default 1 on both sides), --models N (20),
- * --per-tick N (10, i.e. 2,000 windows/s with 20 models), --model pca4x60|ae_chfirst|both.
+ * --per-tick N (10, i.e. 2,000 windows/s with 20 models), --model pca4x60|ae_chfirst|both,
+ * --lanes N (batches in flight in the flat-out phase, default 2).
+ * The ceiling is the same on every run: whatever --lanes says, the bare loop
+ * is one thread running one prebuilt batch after another.
  */
 
 const { values: opts } = parseArgs({
@@ -38,6 +42,7 @@ const { values: opts } = parseArgs({
     models: { type: 'string', default: '20' },
     'per-tick': { type: 'string', default: '10' },
     model: { type: 'string', default: 'both' },
+    lanes: { type: 'string', default: '2' },
   },
 });
 const seconds = Number(opts.seconds);
@@ -45,6 +50,7 @@ const batch = Number(opts.batch);
 const threads = Number(opts.threads);
 const modelCount = Number(opts.models);
 const perTick = Number(opts['per-tick']);
+const lanes = Number(opts.lanes);
 const TICK_MS = 100;
 
 const dir = fileURLToPath(new URL('../fixtures/models/', import.meta.url));
@@ -105,7 +111,7 @@ async function agentFlatOut(client: ScoringClient, key: string, manifest: ModelM
       done += results.length;
     }
   };
-  await Promise.all([lane(), lane()]);
+  await Promise.all(Array.from({ length: lanes }, lane));
   eld.disable();
   return { rate: done / ((performance.now() - t0) / 1000), eldP99: eld.percentile(99) / 1e6, eldMax: eld.max / 1e6 };
 }
@@ -130,8 +136,8 @@ async function latencyPhase(client: ScoringClient, manifest: ModelManifest, byte
       const inFlight: Array<Promise<void>> = [];
       for (let tick = 0; offset + tick * TICK_MS < ms; tick++) {
         const due = t0 + offset + tick * TICK_MS;
-        const wait = due - performance.now();
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        // setTimeout may fire up to a millisecond early (it rounds): wait until the batch is really due, so latency is never negative.
+        for (let wait = due - performance.now(); wait > 0; wait = due - performance.now()) await new Promise((r) => setTimeout(r, Math.max(1, wait)));
         inFlight.push(
           scoreDueWindows(client, key, manifest, windows, { shadow: false }).then((results) => {
             const latency = performance.now() - due;
@@ -173,7 +179,7 @@ async function main(): Promise<void> {
   const latency = await latencyPhase(client, main, onnxOf(files[0]!), Math.max(5000, ms));
   await client.close();
 
-  console.log(`\nbench:score  batch ${batch}, ORT intra-op threads ${threads}, ${seconds} s per throughput phase\n`);
+  console.log(`\nbench:score  batch ${batch}, ORT intra-op threads ${threads}, ${seconds} s per throughput phase, ${lanes} batches in flight\n`);
   console.log('model        bare batched w/s   bare batch-1 w/s   agent w/s   agent/bare   agent/batch-1   event-loop p99 (max) ms');
   for (const r of rows) {
     console.log(
@@ -196,6 +202,7 @@ async function main(): Promise<void> {
   const result: Record<string, number | boolean | string> = {
     model: files[0]!,
     batch,
+    lanes,
     windows_per_s: Math.round(head.agent),
     bare_batched_windows_per_s: Math.round(head.bare),
     bare_batch1_windows_per_s: Math.round(head.single),

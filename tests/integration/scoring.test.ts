@@ -166,6 +166,23 @@ describe('scoring with the reference models in a worker thread', () => {
     }
   });
 
+  it('builds later inputs in buffers the worker handed back, with the same results', async () => {
+    const windows = dueWindows(9, 32, 3, 9);
+    const first = await scoreDueWindows(client, 'ae', ae, windows, { shadow: false });
+    // A smaller batch next: it reuses the 9-window buffer (dirty, larger than needed) and must still be right.
+    const fewer = { ...windows, sufficient: Uint8Array.from([0, 1, 0, 1, 1, 0, 1, 0, 1]) };
+    const again = await scoreDueWindows(client, 'ae', ae, fewer, { shadow: false });
+    for (const w of [1, 3, 4, 6, 8]) expectRelClose(again[w]!.score!, first[w]!.score!, 1e-6);
+    expect(again.filter((r) => r.status === 'scored')).toHaveLength(5);
+    const recycled = client.inputArray('float32', 5 * 96);
+    expect(recycled).toHaveLength(5 * 96);
+    expect(recycled.buffer.byteLength).toBeGreaterThan(5 * 96 * 4);
+    // A lent array is transferred whole although it views only part of its buffer.
+    recycled.fill(0);
+    expect((await client.score('ae', recycled, 5)).scores).toHaveLength(5);
+    expect(recycled.buffer.byteLength).toBe(0);
+  });
+
   it('transfers the input buffer to the worker instead of copying it', async () => {
     const input = buildInputTensorData(pca, dueWindows(2, 60, 4, 5), [0, 1]);
     const reply = await client.score('pca', input, 2);
@@ -249,13 +266,24 @@ describe('faults at run time', () => {
     expect((await client.score('pca-faulty', new Float32Array(240), 1)).scores).toHaveLength(1);
   });
 
+  it('closes gracefully while batches are scoring: queued work finishes, the process survives', async () => {
+    const busy = await ScoringClient.start({ maxBatch: 256 });
+    await busy.load('pca', pca, onnx('pca4x60'));
+    const scoring = Array.from({ length: 8 }, () => busy.score('pca', new Float32Array(240 * 2048), 2048));
+    await busy.close();
+    const outcomes = await Promise.allSettled(scoring);
+    expect(outcomes.every((o) => o.status === 'fulfilled')).toBe(true);
+    await expect(busy.score('pca', new Float32Array(240), 1)).rejects.toThrow('ScoringClient is closed');
+  });
+
   it('rejects pending calls with a clear error when the worker thread dies, and a new client works', async () => {
     const exits: VigilError[] = [];
     const doomed = await ScoringClient.start({ onWorkerExit: (e) => exits.push(e) });
     await doomed.load('pca', pca, onnx('pca4x60'));
+    // The thread ends between two requests, as after a native crash; the score queued behind it never runs.
+    // (Terminating a worker from outside while it is inside session.run aborts the whole process.)
+    doomed.simulateWorkerExit(1);
     const pending = doomed.score('pca', new Float32Array(240 * 64), 64);
-    // Stands in for a native crash: the thread ends without close() being called.
-    await (doomed as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
     const err = await refusal(pending);
     expect(err.code).toBe('VIGIL_MODEL_FAULT');
     expect(err.message).toMatch(/the scoring worker thread exited with code 1\. All models it held are gone: start a new ScoringClient/);

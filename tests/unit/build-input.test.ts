@@ -90,6 +90,51 @@ describe('buildInputTensorData', () => {
     expect(Array.from(out)).toEqual([5, 5, 5, 1, 1, 1]);
   });
 
+  it('equals a plain cell-by-cell reference on random windows with NaN runs, in both layouts, scaled or not', () => {
+    // Lengths that are and are not multiples of the four-cell unrolling; NaN at starts, ends and in runs.
+    let seed = 7;
+    const next = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    for (const length of [1, 4, 7, 33]) {
+      const tags = 3;
+      const count = 5;
+      const cells: number[][][] = [];
+      for (let w = 0; w < count; w++) {
+        cells.push(Array.from({ length }, () => Array.from({ length: tags }, () => (next() < 0.3 ? Number.NaN : next() * 10 - 5))));
+      }
+      cells[1]!.forEach((row) => (row[2] = Number.NaN)); // a tag with no value at all in window 1
+      const windows = due(cells);
+      for (const layout of ['batch,time,tag', 'batch,tag,time'] as const) {
+        for (const normalization of [undefined, { mean: [1, -2, 0.5], std: [2, 0.5, 3] }]) {
+          const m = manifest({ windowLength: length, tags: ['a', 'b', 'c'], input: { name: 'x', dtype: 'float64', layout }, ...(normalization ? { normalization } : {}) });
+          const indices = [4, 1, 0, 1];
+          const expected: number[] = [];
+          for (const w of indices) {
+            const grid: number[][] = [];
+            for (let k = 0; k < tags; k++) {
+              const column = cells[w]!.map((row) => row[k]!);
+              const firstValid = column.find((v) => !Number.isNaN(v));
+              let last = firstValid ?? normalization?.mean[k] ?? 0;
+              grid.push(column.map((v) => {
+                if (!Number.isNaN(v)) last = v;
+                return normalization ? (last - normalization.mean[k]!) / normalization.std[k]! : last;
+              }));
+            }
+            for (let i = 0; i < length * tags; i++) expected.push(layout === 'batch,tag,time' ? grid[Math.floor(i / length)]![i % length]! : grid[i % tags]![Math.floor(i / tags)]!);
+          }
+          expect(Array.from(buildInputTensorData(m, windows, indices)), `${layout} length ${length} ${normalization ? 'scaled' : 'raw'}`).toEqual(expected);
+        }
+      }
+    }
+  });
+
+  it('writes into a given array of the right dtype and length, overwriting what it held', () => {
+    const out = new Float32Array(12).fill(99);
+    expect(buildInputTensorData(manifest(), twoWindows, [0, 1], out)).toBe(out);
+    expect(Array.from(out)).toEqual([1, 10, 2, 20, 3, 30, 4, 40, 5, 50, 6, 60]);
+    expect(() => buildInputTensorData(manifest(), twoWindows, [0, 1], new Float64Array(12))).toThrow(/float32 array of 12 values/);
+    expect(() => buildInputTensorData(manifest(), twoWindows, [0], new Float32Array(12))).toThrow(/float32 array of 6 values/);
+  });
+
   it('refuses windows shaped for another manifest', () => {
     expect(() => buildInputTensorData(manifest({ windowLength: 4 }), twoWindows, [0])).toThrow(/windows are 3 × 2 but model m@1.0.0 takes 4 × 2/);
   });
