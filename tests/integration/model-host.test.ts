@@ -31,18 +31,24 @@ function samplesFor(cellFrom: number, cellTo: number): Sample[] {
   return out;
 }
 
-let client: ScoringClient | undefined;
+let clients: ScoringClient[] = [];
 afterEach(async () => {
-  await client?.close();
-  client = undefined;
+  await Promise.all(clients.map((c) => c.close()));
+  clients = [];
 });
 
+async function startClient(): Promise<ScoringClient> {
+  const client = await ScoringClient.start({ maxBatch: 64 });
+  clients.push(client);
+  return client;
+}
+
 async function setup() {
-  client = await ScoringClient.start({ maxBatch: 64 });
+  const client = await startClient();
   const events: ModelEvent[] = [];
   const registry = new ModelRegistry({ onEvent: (e) => events.push(e) });
   const results: WindowResult[] = [];
-  const host = new ModelHost(client, registry, { lateToleranceMs: 0, log: silentLogger(), onResults: (r) => results.push(...r) });
+  const host = new ModelHost(client, registry, { lateToleranceMs: 0, log: silentLogger(), onResults: (r) => results.push(...r), restartClient: startClient });
   const deploy = (bytes: Buffer, mode: 'activate' | 'shadow' = 'activate') =>
     deployPackage(bytes, 'test', { registry, loader: host, configuredTags: TAGS, log: silentLogger() }, { mode });
   /** Feeds cells [from, to) in chunks, letting the host score between them. */
@@ -52,7 +58,7 @@ async function setup() {
       await host.idle();
     }
   };
-  return { registry, host, results, events, deploy, feed };
+  return { registry, host, results, events, deploy, feed, client };
 }
 
 /** The windows the active versions scored, in order, must tile time: each hop exactly once. */
@@ -146,5 +152,22 @@ describe('ModelHost: windows → scoring worker → versions', () => {
     expect(results.length).toBeGreaterThan(0);
     expect(results.every((r) => r.version === '1.0.0')).toBe(true);
     expect(registry.snapshot()[0]?.active).toBe('1.0.0');
+  });
+
+  it('restarts a scoring worker that died, reloads the versions still in use and rescores the batch', async () => {
+    const { results, deploy, feed, registry, client } = await setup();
+    await deploy(await pcaPackage('1.0.0'));
+    await deploy(await pcaPackage('1.1.0'));
+    await feed(0, 120);
+    expect(registry.snapshot()[0]).toMatchObject({ active: '1.1.0', previous: '1.0.0' });
+    client.simulateWorkerExit(1);
+    await feed(120, 260);
+    const active = results.filter((r) => !r.shadow);
+    expectEveryWindowOnce(active);
+    expect(clients).toHaveLength(2);
+    // The version that was scoring when the thread died is stopped; the previous one carries on in the new worker.
+    expect(registry.snapshot()[0]).toMatchObject({ active: '1.0.0', state: 'scoring' });
+    expect(active.at(-1)?.version).toBe('1.0.0');
+    expect(active.filter((r) => r.version === '1.0.0' && r.end > 130_000).length).toBeGreaterThan(5);
   });
 });
