@@ -58,6 +58,17 @@ export const ModelManifestSchema = z
         alarm: z.number().describe('A score at or above this is an alarm.'),
       })
       .describe('Levels of the score.'),
+    episodes: z
+      .strictObject({
+        openAfter: z.number().int().positive().default(2).describe('Consecutive alarm windows that open an episode. Default 2.'),
+        closeAfter: z.number().int().positive().default(3).describe('Consecutive windows below warn (or insufficient data) that close an open episode. Default 3.'),
+        mergeGapMs: z.number().int().nonnegative().default(60_000).describe('An episode that starts less than this after the previous one ended continues it, in milliseconds. Default 60000.'),
+        minDurationMs: z.number().int().nonnegative().default(0).describe('Closed episodes shorter than this are dropped (counted, never sent), in milliseconds. Default 0.'),
+        snapshotBeforeMs: z.number().int().nonnegative().default(300_000).describe("Raw values of the model's tags are kept from this long before the episode start, in milliseconds. Default 300000."),
+        snapshotMaxPoints: z.number().int().positive().default(500).describe('Most points per tag in the snapshot (downsampled beyond). Default 500.'),
+      })
+      .default({ openAfter: 2, closeAfter: 3, mergeGapMs: 60_000, minDurationMs: 0, snapshotBeforeMs: 300_000, snapshotMaxPoints: 500 })
+      .describe('How alarm windows become episodes a plant user is asked about.'),
     onnx: z
       .strictObject({
         file: z
