@@ -148,6 +148,7 @@ export async function checkConfig(file: string): Promise<CheckResult> {
       log: main.data.log,
       pipeline: main.data.pipeline,
       models: { ...main.data.models, dir: main.data.models.dir ?? '' },
+      store: main.data.store,
       sources,
       opcuaTags: checked.opcuaTags,
       mqttTags: checked.mqttTags,

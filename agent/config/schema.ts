@@ -213,6 +213,13 @@ export const AgentConfigSchema = z
       })
       .default({ lateToleranceMs: 2000, maxBatch: 256 })
       .describe('Where model packages come from and how windows are scored.'),
+    store: z
+      .strictObject({
+        quotaBytes: z.number().int().positive().default(1_073_741_824).describe('Disk the outbox and the raw history may use together, in bytes; beyond it the oldest history and scores are evicted first, episodes last (each eviction counted and reported). Default 1073741824 (1 GiB).'),
+        historyHours: z.number().positive().default(24).describe('Hours of raw samples kept per tag for episode snapshots (and later training). Default 24.'),
+      })
+      .default({ quotaBytes: 1_073_741_824, historyHours: 24 })
+      .describe("The agent's durable store (LMDB in <agent.dataDir>/store): outbox for the hub, raw history, model packages, state."),
     sources: z.array(SourceSchema).default([]).describe('OPC UA servers and MQTT brokers to read.'),
     tagFiles: z.array(z.string().min(1)).default([]).describe('YAML or CSV tag files, relative to this file. Their tags are added to tags.'),
     tags: z.array(TagSchema).default([]).describe('Tags written inline.'),
@@ -253,6 +260,7 @@ export interface ResolvedConfig {
   pipeline: AgentConfig['pipeline'];
   /** `dir` is absolute (default <dataDir>/models). */
   models: { dir: string; lateToleranceMs: number; maxBatch: number };
+  store: AgentConfig['store'];
   sources: SourceConfig[];
   opcuaTags: Array<OpcuaTagConfig & { origin: Origin }>;
   mqttTags: Array<MqttTagConfig & { origin: Origin }>;
