@@ -47,7 +47,8 @@ export type AgentEventKind =
   | 'source_disconnected'
   | 'source_connected'
   | 'store_eviction'
-  | 'store_quarantined';
+  | 'store_quarantined'
+  | 'samples_dropped';
 
 export interface AgentEvent {
   kind: AgentEventKind;

@@ -19,6 +19,8 @@ export const ERROR_CODES = {
   VIGIL_MODEL_PACKAGE_INVALID: 'A model package could not be read: not a package, damaged, or its manifest is invalid.',
   VIGIL_MODEL_CHECKSUM_MISMATCH: "The ONNX file of a model package does not match the manifest's sha256; the package is refused.",
   VIGIL_MODEL_REFUSED: 'A model package disagrees with its ONNX file or the agent (names, types, shapes, tags, dry run); the active version keeps scoring.',
+  VIGIL_STORE_QUARANTINED: "The agent's store could not be opened (damaged); it was moved to store-quarantine/ and a fresh store started. What it held was not sent.",
+  VIGIL_STORE_QUOTA: 'The store reached store.quotaBytes; the oldest history and scores were evicted (episodes last), counted and reported to the hub.',
   VIGIL_MODEL_FAULT: 'A model failed while scoring (error, NaN or wrong-shaped output); it is stopped and the previous version takes over when there is one.',
 } as const;
 

@@ -18,11 +18,23 @@ export interface ScoringMetricsSource {
   windowCounters(): Array<{ model: string; counters: { late: number; invalid: number; skippedGapWindows: number; overflowWindows: number } }>;
 }
 
+/** What the store and the episode flow expose for /metrics (AgentStore and EpisodeFlow fit). */
+export interface StoreMetricsSource {
+  outbox: { stats(): Record<string, { next: number; acked: number; durable: number; pendingCount: number; pendingBytes: number }> };
+  counters(): { evicted: Record<string, number>; evictionFailures: number; outboxWriteFailures: number; quarantined: number; staleReadersCleared: number };
+  sizeBytes(): { outbox: number; history: number; used: number; quota: number; file: number };
+}
+export interface EpisodeMetricsSource {
+  counters(): { appendFailures: number; trackers: Record<string, { opened: number; closed: number; merged: number; droppedShort: number; updates: number }> };
+}
+
 export interface MetricsInputs {
   sources: () => readonly Source[];
   pipeline: SamplePipeline;
   tags: TagTable;
   scoring?: ScoringMetricsSource;
+  store?: StoreMetricsSource;
+  episodes?: EpisodeMetricsSource;
 }
 
 /**
@@ -122,7 +134,77 @@ export function createMetricsRegistry(inputs: MetricsInputs): Registry {
     },
   });
   if (inputs.scoring) registerScoringMetrics(registry, inputs.scoring);
+  if (inputs.store) registerStoreMetrics(registry, inputs.store);
+  if (inputs.episodes) registerEpisodeMetrics(registry, inputs.episodes);
   return registry;
+}
+
+function registerStoreMetrics(registry: Registry, store: StoreMetricsSource): void {
+  const perStream = (name: string, help: string, pick: (s: { next: number; acked: number; durable: number; pendingCount: number; pendingBytes: number }) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['stream'],
+      registers: [registry],
+      collect() {
+        for (const [stream, s] of Object.entries(store.outbox.stats())) this.set({ stream }, pick(s));
+      },
+    });
+  perStream('vigil_outbox_durable_seq', 'Highest sequence number of a stream that is on disk (committed).', (s) => s.durable);
+  perStream('vigil_outbox_acked_seq', 'Highest sequence number of a stream the hub has acknowledged.', (s) => s.acked);
+  perStream('vigil_outbox_pending_records', 'Records of a stream waiting for the hub.', (s) => s.pendingCount);
+  perStream('vigil_outbox_pending_bytes', 'Bytes of a stream waiting for the hub.', (s) => s.pendingBytes);
+  new Counter({
+    name: 'vigil_store_evicted_total',
+    help: 'Records evicted because the store reached store.quotaBytes, by kind (history and scores first, episodes last).',
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [kind, n] of Object.entries(store.counters().evicted)) this.inc({ kind }, n);
+    },
+  });
+  new Counter({
+    name: 'vigil_store_errors_total',
+    help: 'Store failures, by kind: write (an outbox commit failed), eviction, quarantined (the store was damaged at start and moved aside).',
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const c = store.counters();
+      this.inc({ kind: 'write' }, c.outboxWriteFailures);
+      this.inc({ kind: 'eviction' }, c.evictionFailures);
+      this.inc({ kind: 'quarantined' }, c.quarantined);
+    },
+  });
+  new Gauge({
+    name: 'vigil_store_bytes',
+    help: 'Store size in bytes, by part: outbox, history, used (what the quota limits), quota, file (data.mdb on disk).',
+    labelNames: ['part'],
+    registers: [registry],
+    collect() {
+      for (const [part, n] of Object.entries(store.sizeBytes())) this.set({ part }, n);
+    },
+  });
+}
+
+function registerEpisodeMetrics(registry: Registry, episodes: EpisodeMetricsSource): void {
+  new Counter({
+    name: 'vigil_episodes_total',
+    help: 'Episodes per model, by event: opened, closed, merged (reopened within the merge gap), dropped_short (shorter than minDurationMs), updates (revisions of open episodes).',
+    labelNames: ['model', 'event'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [model, c] of Object.entries(episodes.counters().trackers)) {
+        this.inc({ model, event: 'opened' }, c.opened);
+        this.inc({ model, event: 'closed' }, c.closed);
+        this.inc({ model, event: 'merged' }, c.merged);
+        this.inc({ model, event: 'dropped_short' }, c.droppedShort);
+        this.inc({ model, event: 'updates' }, c.updates);
+      }
+    },
+  });
 }
 
 function registerScoringMetrics(registry: Registry, scoring: ScoringMetricsSource): void {

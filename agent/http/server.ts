@@ -12,6 +12,8 @@ export interface AgentHttpRoutes {
   metrics: Registry;
   /** GET /models: active, pending, shadow and previous versions per model. */
   models?: () => unknown;
+  /** GET /episodes: open and recent episodes, readable at the plant without the hub. */
+  episodes?: () => unknown;
 }
 
 export interface AgentHttpServer {
@@ -78,14 +80,17 @@ async function handle(req: IncomingMessage, res: ServerResponse, routes: AgentHt
       else sendJson(res, 200, { tags });
       return;
     }
+    case '/episodes':
+      sendJson(res, 200, routes.episodes ? routes.episodes() : { open: [], recent: [] });
+      return;
     case '/models':
       sendJson(res, 200, routes.models ? routes.models() : { models: [] });
       return;
     case '/':
-      sendJson(res, 200, { endpoints: ['/healthz', '/metrics', '/tags', '/tags?format=text', '/models'] });
+      sendJson(res, 200, { endpoints: ['/healthz', '/metrics', '/tags', '/tags?format=text', '/models', '/episodes'] });
       return;
     default:
-      res.writeHead(404, { 'content-type': 'text/plain' }).end(`no such endpoint ${url.pathname}; try /healthz, /metrics, /tags or /models\n`);
+      res.writeHead(404, { 'content-type': 'text/plain' }).end(`no such endpoint ${url.pathname}; try /healthz, /metrics, /tags, /models or /episodes\n`);
   }
 }
 

@@ -5,7 +5,7 @@ import type { WindowResult } from '../../shared/window-result.js';
 import type { ResolvedConfig } from '../config/schema.js';
 import { deployPackage } from '../models/deploy-package.js';
 import { ModelDirectory } from '../models/model-directory.js';
-import { ModelRegistry } from '../models/model-registry.js';
+import { ModelRegistry, type ModelEvent } from '../models/model-registry.js';
 import { ModelHost } from './model-host.js';
 import { ScoringClient } from './scoring-client.js';
 import { summarizeModels, type ModelsView, type RefusedPackage } from './models-view.js';
@@ -24,7 +24,14 @@ export interface RunningScoring {
  * version registry, and the model folder feeding both. Results go to
  * `onResults` (issue 4 turns them into episodes and outbox records).
  */
-export async function startScoring(config: ResolvedConfig, log: Logger, onResults: (results: WindowResult[]) => void): Promise<RunningScoring> {
+export interface ScoringListeners {
+  onResults: (results: WindowResult[]) => void;
+  /** Every registry event (activations, refusals, faults, rollbacks), from the first package on. */
+  onModelEvent?: (event: ModelEvent) => void;
+}
+
+export async function startScoring(config: ResolvedConfig, log: Logger, listeners: ScoringListeners): Promise<RunningScoring> {
+  const { onResults } = listeners;
   const scoringLog = log.child({ component: 'models' });
   const startClient = () =>
     ScoringClient.start({
@@ -32,7 +39,11 @@ export async function startScoring(config: ResolvedConfig, log: Logger, onResult
       onWorkerExit: (err) => scoringLog.error({ err: describeError(err) }, 'the scoring worker stopped; it is restarted and the models reloaded'),
     });
   const registry = new ModelRegistry({
-    onEvent: (event) => (event.kind === 'fault' || event.kind === 'refused' || event.kind === 'stopped' ? scoringLog.warn(event, event.message) : scoringLog.info(event, event.message)),
+    onEvent: (event) => {
+      if (event.kind === 'fault' || event.kind === 'refused' || event.kind === 'stopped') scoringLog.warn(event, event.message);
+      else scoringLog.info(event, event.message);
+      listeners.onModelEvent?.(event);
+    },
   });
   const host = new ModelHost(await startClient(), registry, { lateToleranceMs: config.models.lateToleranceMs, maxBatch: config.models.maxBatch, log: scoringLog, onResults, restartClient: startClient });
   const configuredTags = [...config.opcuaTags, ...config.mqttTags].map((t) => t.name);

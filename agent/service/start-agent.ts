@@ -1,16 +1,23 @@
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AgentEvent, TagSnapshot } from '../../shared/episode.js';
 import type { Logger } from '../../shared/logger.js';
 import { describeError } from '../../shared/errors.js';
+import type { WindowResult } from '../../shared/window-result.js';
 import type { ResolvedConfig } from '../config/schema.js';
+import { downsample } from '../episodes/downsample.js';
+import { EpisodeFlow } from '../episodes/episode-flow.js';
+import { modelAgentEvent } from '../episodes/model-agent-event.js';
+import { SourceEventWatcher } from '../events/source-events.js';
 import { assessHealth } from '../http/health.js';
 import { createMetricsRegistry } from '../http/metrics.js';
 import { startAgentHttp } from '../http/server.js';
 import { SamplePipeline } from '../pipeline/sample-pipeline.js';
+import { startScoring, type RunningScoring } from '../scoring/start-scoring.js';
 import { createSources } from '../sources/create-sources.js';
 import type { Source } from '../sources/source.js';
+import { openAgentStore, type AgentStore } from '../store/open-store.js';
 import { TagTable } from '../tags/tag-table.js';
-import { startScoring } from '../scoring/start-scoring.js';
-import type { WindowResult } from '../../shared/window-result.js';
 
 export interface RunningAgent {
   /** Base URL of the local HTTP endpoints, e.g. http://127.0.0.1:8710. */
@@ -18,58 +25,122 @@ export interface RunningAgent {
   sources: readonly Source[];
   pipeline: SamplePipeline;
   tags: TagTable;
-  scoring: Awaited<ReturnType<typeof startScoring>>;
+  scoring: RunningScoring;
+  store: AgentStore;
+  episodes: EpisodeFlow;
   /** Subscribe to every window result (scored, insufficient, shadow). */
   onResults(listener: (results: WindowResult[]) => void): void;
-  /** Stops sources, delivers what the pipeline holds, closes HTTP. Safe to call twice. */
+  /** Stops sources, delivers what the pipeline holds, scores and commits it, closes the store and HTTP. Safe to call twice. */
   stop(): Promise<void>;
 }
 
 /**
  * Builds the agent's pipeline — the whole data flow on one screen:
  *
- *   sources (opcua, mqtt) ──push──> SamplePipeline (bounded, counted) ──batches──> TagTable (/tags)
- *                                                                      └─────────> ModelHost: windows per model
- *                                                                                   → scoring worker (ONNX) → results
- *   model folder (*.vmodel) ──> deployPackage ──> ModelRegistry (active/pending/shadow/previous) ─┘
- *   /healthz, /metrics, /tags, /models read the sources, the pipeline, the tag table and the models.
+ *   sources (opcua, mqtt) ──push──> SamplePipeline (bounded, counted) ──batches──┬─> TagTable (/tags)
+ *                                                                                ├─> raw history ring (LMDB)
+ *                                                                                └─> ModelHost: windows per model
+ *                                                                                     → scoring worker (ONNX) → results
+ *   results ──> EpisodeFlow: scores ─┬─> outbox "scores"      (LMDB, gap-free seq per stream,
+ *                     EpisodeTracker ├─> outbox "episodes"     committed = flushed to disk,
+ *   model, source, store events ─────┴─> outbox "events"       kept until the hub acknowledges)
+ *   model folder (*.vmodel) ──> deployPackage ──> ModelRegistry (active/pending/shadow/previous)
+ *   /healthz, /metrics, /tags, /models, /episodes read all of the above.
  *
  * Sources start in the background: one that cannot connect is retried and
  * never stops the others or the HTTP endpoints.
  */
 export async function startAgent(config: ResolvedConfig, log: Logger): Promise<RunningAgent> {
   const startedAt = Date.now();
+  const agentId = config.agent.id;
   mkdirSync(config.agent.dataDir, { recursive: true });
+  const alarms: string[] = [];
+
+  // Events raised before the flow exists (a quarantined store) wait here.
+  let flow: EpisodeFlow | undefined;
+  const early: AgentEvent[] = [];
+  const raise = (event: AgentEvent) => (flow ? flow.onEvent(event) : early.push(event));
+
+  const store = await openAgentStore({
+    dir: join(config.agent.dataDir, 'store'),
+    quotaBytes: config.store.quotaBytes,
+    historyHours: config.store.historyHours,
+    agent: agentId,
+    log: log.child({ component: 'store' }),
+    onEvent: (e) => {
+      if (e.kind === 'store_quarantined') {
+        alarms.push(e.message);
+        log.error({ code: 'VIGIL_STORE_QUARANTINED', ...e.details }, e.message);
+        raise({ kind: e.kind, at: Date.now(), agent: agentId, message: e.message, details: e.details });
+      } else {
+        log.warn({ code: 'VIGIL_STORE_QUOTA', ...e.details }, e.message);
+      }
+    },
+  });
+
+  const snapshot = (tags: readonly string[], from: number, to: number, maxPoints: number): TagSnapshot[] =>
+    tags.map((tag) => {
+      const read = store.history.read(tag, from, to);
+      return { tag, ...downsample(read.ts, read.values, read.quality, maxPoints) };
+    });
+  let scoring: RunningScoring | undefined;
+  flow = new EpisodeFlow({
+    agentId,
+    outbox: store.outbox,
+    state: store.state,
+    snapshot,
+    manifest: (key) => scoring?.host.loadedManifest(key),
+    log: log.child({ component: 'episodes' }),
+  });
+  for (const event of early.splice(0)) flow.onEvent(event);
+  const episodes = flow;
 
   const tags = new TagTable();
   tags.configure([...config.opcuaTags, ...config.mqttTags].map((t) => ({ name: t.name, source: t.source })));
 
   const pipeline = new SamplePipeline(config.pipeline.capacity);
   pipeline.subscribe(tags.consume);
+  pipeline.subscribe((batch) => store.history.append(batch));
   let lastOverflowLog = 0;
+  let droppedSinceEvent = 0;
   pipeline.setOverflowListener((dropped) => {
+    droppedSinceEvent += dropped;
     const now = Date.now();
     if (now - lastOverflowLog < 10_000) return;
     lastOverflowLog = now;
-    log.warn({ code: 'VIGIL_PIPELINE_OVERFLOW', dropped, total: pipeline.snapshot().droppedOverflow }, 'sample pipeline full: samples dropped (counted in vigil_pipeline_dropped_total)');
+    const total = pipeline.snapshot().droppedOverflow;
+    log.warn({ code: 'VIGIL_PIPELINE_OVERFLOW', dropped: droppedSinceEvent, total }, 'sample pipeline full: samples dropped (counted in vigil_pipeline_dropped_total)');
+    raise({ kind: 'samples_dropped', at: now, agent: agentId, message: `${droppedSinceEvent} samples dropped: the sample pipeline was full`, details: { dropped: droppedSinceEvent, total } });
+    droppedSinceEvent = 0;
   });
 
-  // Windows are cut from the same sample stream; results go to onResults
-  // (issue 4 turns them into episodes and outbox records).
-  const resultListeners: Array<(results: WindowResult[]) => void> = [];
-  const scoring = await startScoring(config, log, (results) => {
-    for (const listener of resultListeners) listener(results);
+  const resultListeners: Array<(results: WindowResult[]) => void> = [(results) => episodes.onResults(results)];
+  scoring = await startScoring(config, log, {
+    onResults: (results) => {
+      for (const listener of resultListeners) listener(results);
+    },
+    onModelEvent: (event) => {
+      const agentEvent = modelAgentEvent(agentId, event);
+      if (agentEvent) raise(agentEvent);
+    },
   });
-  pipeline.subscribe(scoring.host.consume);
+  const running = scoring;
+  pipeline.subscribe(running.host.consume);
 
-  const sources = createSources(config, { agentId: config.agent.id, dataDir: config.agent.dataDir, sink: pipeline, status: tags, log });
+  const sources = createSources(config, { agentId, dataDir: config.agent.dataDir, sink: pipeline, status: tags, log });
+  const sourceEvents = new SourceEventWatcher(agentId, () => sources, raise);
 
-  const metrics = createMetricsRegistry({ sources: () => sources, pipeline, tags, scoring: scoring.host });
+  const metrics = createMetricsRegistry({ sources: () => sources, pipeline, tags, scoring: running.host, store, episodes });
   const http = await startAgentHttp(config.http.host, config.http.port, {
-    health: () => assessHealth(sources, pipeline, startedAt),
+    health: () => {
+      const report = assessHealth(sources, pipeline, startedAt);
+      if (alarms.length === 0) return report;
+      return { ...report, status: 'degraded', reasons: [...report.reasons, ...alarms] };
+    },
     tags: () => tags.list(),
     metrics,
-    models: () => scoring.view(),
+    models: () => running.view(),
+    episodes: () => episodes.episodes(),
   });
 
   const abort = new AbortController();
@@ -81,19 +152,25 @@ export async function startAgent(config: ResolvedConfig, log: Logger): Promise<R
       log.error({ source: source.name, err: describeError(err) }, 'source failed to start');
     }
   }
+  sourceEvents.start();
   log.info({ http: http.url, sources: sources.length, tags: config.opcuaTags.length + config.mqttTags.length }, 'agent running');
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
       abort.abort();
+      sourceEvents.stop();
       await Promise.allSettled(sources.map((s) => s.stop()));
+      // What the pipeline accepted is windowed, scored and committed before the store closes.
       pipeline.flush();
-      await scoring.stop();
+      await running.host.idle();
+      await running.stop();
+      await episodes.idle();
+      await store.close();
       await http.close();
       log.info('agent stopped');
     })();
     return stopping;
   };
-  return { httpUrl: http.url, sources, pipeline, tags, scoring, onResults: (l) => resultListeners.push(l), stop };
+  return { httpUrl: http.url, sources, pipeline, tags, scoring: running, store, episodes, onResults: (l) => resultListeners.push(l), stop };
 }

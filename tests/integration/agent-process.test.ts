@@ -136,8 +136,8 @@ describe('vigil agent (real process)', () => {
       samplePeriodMs: 100,
       windowLength: 60,
       hop: 10,
-      // The plant changes values every 200 ms: half the 100 ms cells are forward-filled.
-      missingData: { maxFilledShare: 0.6 },
+      // The plant changes values every 200 ms: at least half the 100 ms cells are forward-filled (more when the machine is busy).
+      missingData: { maxFilledShare: 0.9 },
       normalization: { mean: [100, 5, 50, 1], std: [10, 1, 5, 0.5] },
       output: { score: 'score', contributions: 'contrib' },
       thresholds: { warn, alarm: warn * 3 },
@@ -148,7 +148,8 @@ describe('vigil agent (real process)', () => {
       writeFileSync(join(models, `${name}.tmp`), bytes);
       renameSync(join(models, `${name}.tmp`), join(models, name));
     };
-    drop('pump1-pca-1.0.0.vmodel', (await packModel(onnx, manifest('1.0.0', 1))).bytes);
+    // 1.0.0 never alarms (huge thresholds); 1.1.0 below always does.
+    drop('pump1-pca-1.0.0.vmodel', (await packModel(onnx, manifest('1.0.0', 1e9))).bytes);
     const tagLines = ['FlowRate', 'Pressure', 'Temperature', 'Vibration'].map(
       (signal) => `  - { name: pump1.${signal.toLowerCase()}, source: plc1, nodeId: "nsu=${DEMO_NAMESPACE_URI};s=Pump1.${signal}", samplingIntervalMs: 100 }`,
     );
@@ -185,7 +186,8 @@ describe('vigil agent (real process)', () => {
 
       // A candidate in shadow/ scores the same windows beside the active version.
       mkdirSync(join(models, 'shadow'), { recursive: true });
-      const candidate = (await packModel(onnx, manifest('1.1.0', 2))).bytes;
+      // Thresholds of 0: every window of 1.1.0 is an alarm, so an episode opens once it takes over.
+      const candidate = (await packModel(onnx, manifest('1.1.0', 0))).bytes;
       drop('shadow/pump1-pca-1.1.0.vmodel', candidate);
       const shadowing = await eventually(async () => {
         const m = (await fetchModels())[0];
@@ -217,8 +219,22 @@ describe('vigil agent (real process)', () => {
       expect(refused.refusedPackages.map((p) => p.file.split('/').pop()).sort()).toEqual(['not-a-model.vmodel', 'pump1-pca-1.2.0.vmodel']);
       expect(refused.refusedPackages.find((p) => p.file.endsWith('not-a-model.vmodel'))?.reason).toMatch(/VIGIL_MODEL_PACKAGE_INVALID/);
 
-      const metrics = await (await fetch(`${url}/metrics`)).text();
+      // Every window 1.1.0 scores is an alarm: an episode opens and is committed to the outbox.
+      const episodes = await eventually(async () => {
+        const body = (await (await fetch(`${url}/episodes`)).json()) as { open: Array<{ id: string; model: string; version: string; state: string; topTags: unknown[] }> };
+        return body.open.length > 0 ? body : undefined;
+      }, 'an open episode on /episodes', 20_000);
+      expect(episodes.open[0]).toMatchObject({ model: 'pump1-pca', version: '1.1.0', state: 'open' });
+      expect(episodes.open[0]?.id).toMatch(/^e2e-scoring:pump1-pca:\d+$/);
+      expect(episodes.open[0]?.topTags.length).toBeGreaterThan(0);
+      const metrics = await eventually(async () => {
+        const text = await (await fetch(`${url}/metrics`)).text();
+        return /vigil_outbox_durable_seq\{stream="episodes"\} [1-9]/.test(text) ? text : undefined;
+      }, 'the episode to be committed to the outbox', 20_000);
       expect(metrics).toMatch(/vigil_model_windows_total\{model="pump1-pca",version="1.1.0",outcome="scored"\} [1-9]/);
+      expect(metrics).toMatch(/vigil_outbox_durable_seq\{stream="scores"\} [1-9]/);
+      // Activations, the shadow start and the refusals are events for the hub.
+      expect(metrics).toMatch(/vigil_outbox_durable_seq\{stream="events"\} [1-9]/);
       agent.child.kill('SIGTERM');
       expect(await agent.exited).toBe(0);
     } finally {

@@ -1,0 +1,432 @@
+import type { Database } from 'lmdb';
+import type { Logger } from '../../shared/logger.js';
+import type { AgentEvent } from '../../shared/episode.js';
+import { whenDurable } from './when-durable.js';
+
+/** The outbox's streams; each has its own gap-free sequence numbers from 1. */
+export const OUTBOX_STREAMS = ['scores', 'episodes', 'events'] as const;
+export type OutboxStream = (typeof OUTBOX_STREAMS)[number];
+
+export interface OutboxRecord {
+  seq: number;
+  /** Wall-clock time of the `append`, ms. */
+  at: number;
+  body: unknown;
+  /** Bytes this record is charged against the quota (value + key overhead). */
+  bytes: number;
+}
+
+export interface OutboxStreamStats {
+  /** The seq the next appended record gets. */
+  next: number;
+  /** Highest seq the hub has acknowledged (0: none). */
+  acked: number;
+  /** Highest seq known to be on disk; `pending` never returns more. */
+  durable: number;
+  pendingCount: number;
+  pendingBytes: number;
+  oldestPendingAt: number | null;
+}
+
+/** What one eviction removed from a stream: the hub sees it as an `events` record. */
+export interface EvictedRange {
+  stream: OutboxStream;
+  fromSeq: number;
+  toSeq: number;
+  count: number;
+  bytes: number;
+}
+
+/** Charged per record beyond its encoded value: the ordered-binary key and LMDB's node header. */
+export const RECORD_OVERHEAD_BYTES = 32;
+/** One LMDB transaction carries at most this many records; the rest waits for the next. */
+const MAX_BATCH_RECORDS = 50_000;
+
+interface StreamMeta {
+  next: number;
+  acked: number;
+  count: number;
+  bytes: number;
+}
+
+interface StreamState extends StreamMeta {
+  /** Every seq ≤ floor is gone (acked or evicted), even if the delete is not committed yet. */
+  floor: number;
+  durable: number;
+}
+
+interface AppendJob {
+  kind: 'append';
+  stream: OutboxStream;
+  at: number;
+  values: Buffer[];
+  resolve: (range: { first: number; last: number }) => void;
+  reject: (err: unknown) => void;
+}
+interface AckJob {
+  kind: 'ack';
+  stream: OutboxStream;
+  upTo: number;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+interface EvictJob {
+  kind: 'evict';
+  stream: OutboxStream;
+  needBytes: number;
+  untilAt: number;
+  upToSeq: number;
+  resolve: (range: EvictedRange | null) => void;
+  reject: (err: unknown) => void;
+}
+type Job = AppendJob | AckJob | EvictJob;
+
+export interface OutboxOptions {
+  records: Database<Buffer, [string, number]>;
+  meta: Database<unknown, string>;
+  agent: string;
+  log: Logger;
+  now: () => number;
+}
+
+const metaKey = (stream: OutboxStream): string => `outbox:${stream}`;
+
+/** Records are stored as UTF-8 JSON `{"at":<ms>,"body":…}`: byte counts are exact and the hub gets JSON anyway. */
+function encode(at: number, body: unknown): Buffer {
+  const text = JSON.stringify({ at, body });
+  if (text === undefined) throw new TypeError('outbox record body is not JSON-serialisable');
+  return Buffer.from(text, 'utf8');
+}
+
+/** `at` without parsing the whole record: the encoding always starts with `{"at":<integer>`. */
+function readAt(value: Buffer): number {
+  let at = 0;
+  for (let i = 6; i < value.length; i++) {
+    const c = value[i]!;
+    if (c < 48 || c > 57) break;
+    at = at * 10 + (c - 48);
+  }
+  return at;
+}
+
+/**
+ * The durable outbox: every record for the hub waits here until the hub acks it.
+ *
+ * All writes go through one pump that turns whatever was queued meanwhile
+ * (appends of many callers, acks, evictions) into ONE `batch` — one LMDB write
+ * transaction that also stores each touched stream's meta (next seq, acked,
+ * count, bytes). Records and the next seq are therefore committed together: a
+ * crash can neither leave a hole nor reuse a seq that is on disk. Only one batch
+ * is committing at a time, so a failed commit rolls the in-memory numbering back
+ * to exactly the state on disk and the jobs after it are numbered afresh; the
+ * fsync of one batch still overlaps the commit of the next.
+ * `append` resolves after `flushed` (see when-durable.ts), and `pending` only
+ * returns records up to the highest durable seq: the hub can never hold a
+ * record that a power loss could take back and renumber.
+ */
+export class Outbox {
+  private readonly records: OutboxOptions['records'];
+  private readonly meta: OutboxOptions['meta'];
+  private readonly log: Logger;
+  private readonly agent: string;
+  private readonly now: () => number;
+  private readonly streams = new Map<OutboxStream, StreamState>();
+  private queue: Job[] = [];
+  private committing = false;
+  private scheduled = false;
+  private closed = false;
+  private idleWaiters: Array<() => void> = [];
+  private readonly committedListeners: Array<() => void> = [];
+  private failedCommits = 0;
+
+  constructor(options: OutboxOptions) {
+    this.records = options.records;
+    this.meta = options.meta;
+    this.log = options.log;
+    this.agent = options.agent;
+    this.now = options.now;
+    for (const stream of OUTBOX_STREAMS) {
+      const stored = this.meta.get(metaKey(stream)) as StreamMeta | undefined;
+      const meta = stored ?? { next: 1, acked: 0, count: 0, bytes: 0 };
+      // Everything on disk at open was committed by an earlier process; the
+      // store's open barrier (a flushed write) has made it durable.
+      const first = this.firstPresentSeq(stream, meta.acked);
+      this.streams.set(stream, { ...meta, floor: first === undefined ? meta.next - 1 : first - 1, durable: meta.next - 1 });
+    }
+  }
+
+  /**
+   * Appends records to a stream; resolves with their seq range once they are
+   * on disk (flushed). Bodies must be JSON-serialisable (NaN becomes null).
+   */
+  append(stream: OutboxStream, bodies: readonly unknown[]): Promise<{ first: number; last: number }> {
+    const state = this.stateOf(stream);
+    if (this.closed) return Promise.reject(new Error('outbox is closed'));
+    if (bodies.length === 0) return Promise.resolve({ first: state.next, last: state.next - 1 });
+    const at = this.now();
+    let values: Buffer[];
+    try {
+      values = bodies.map((body) => encode(at, body));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => this.enqueue({ kind: 'append', stream, at, values, resolve, reject }));
+  }
+
+  /** Durable records after `afterSeq`, in seq order; evicted and acked ones are never returned. */
+  pending(stream: OutboxStream, afterSeq: number, limit: number): OutboxRecord[] {
+    const state = this.stateOf(stream);
+    const start = Math.max(afterSeq, state.floor) + 1;
+    if (start > state.durable || limit <= 0) return [];
+    const out: OutboxRecord[] = [];
+    for (const { key, value } of this.records.getRange({ start: [stream, start], end: [stream, state.durable + 1], limit })) {
+      const parsed = JSON.parse(value.toString('utf8')) as { at: number; body: unknown };
+      out.push({ seq: key[1], at: parsed.at, body: parsed.body, bytes: value.length + RECORD_OVERHEAD_BYTES });
+    }
+    return out;
+  }
+
+  /**
+   * The hub has every record up to `upToSeq`: delete them and remember the
+   * position durably. Acking what was never durable is a protocol error.
+   */
+  ack(stream: OutboxStream, upToSeq: number): Promise<void> {
+    const state = this.stateOf(stream);
+    if (!Number.isInteger(upToSeq) || upToSeq > state.durable) {
+      return Promise.reject(new RangeError(`cannot ack ${stream} up to ${upToSeq}: the last durable seq is ${state.durable}`));
+    }
+    if (upToSeq <= state.acked) return Promise.resolve();
+    return new Promise((resolve, reject) => this.enqueue({ kind: 'ack', stream, upTo: upToSeq, resolve, reject }));
+  }
+
+  /**
+   * Quota eviction: deletes the oldest pending records of `stream` appended at
+   * or before `untilAt`, with seq ≤ `upToSeq`, until at least `needBytes` are
+   * freed, and records the
+   * exact seq range as a `store_eviction` event in the `events` stream in the
+   * same transaction. Resolves with the range (null: nothing to evict) once
+   * committed. `pending` stops returning the range as soon as it is decided.
+   */
+  evict(stream: OutboxStream, needBytes: number, limits: { untilAt?: number; upToSeq?: number } = {}): Promise<EvictedRange | null> {
+    this.stateOf(stream);
+    const untilAt = limits.untilAt ?? Number.POSITIVE_INFINITY;
+    const upToSeq = limits.upToSeq ?? Number.POSITIVE_INFINITY;
+    return new Promise((resolve, reject) => this.enqueue({ kind: 'evict', stream, needBytes, untilAt, upToSeq, resolve, reject }));
+  }
+
+  /** Highest durable seq of a stream. */
+  lastDurable(stream: OutboxStream): number {
+    return this.stateOf(stream).durable;
+  }
+
+  stats(): Record<OutboxStream, OutboxStreamStats> {
+    const out = {} as Record<OutboxStream, OutboxStreamStats>;
+    for (const stream of OUTBOX_STREAMS) {
+      const s = this.stateOf(stream);
+      const first = this.firstPresentSeq(stream, s.floor);
+      const value = first === undefined ? undefined : this.records.getBinary([stream, first]);
+      out[stream] = {
+        next: s.next,
+        acked: s.acked,
+        durable: s.durable,
+        pendingCount: s.count,
+        pendingBytes: s.bytes,
+        oldestPendingAt: value ? readAt(value) : null,
+      };
+    }
+    return out;
+  }
+
+  /** Oldest pending record's append time, or null when the stream is empty. */
+  oldestPendingAt(stream: OutboxStream): number | null {
+    const s = this.stateOf(stream);
+    const first = this.firstPresentSeq(stream, s.floor);
+    const value = first === undefined ? undefined : this.records.getBinary([stream, first]);
+    return value ? readAt(value) : null;
+  }
+
+  /** Bytes of all pending records (decided, not necessarily committed). */
+  bytes(): number {
+    let total = 0;
+    for (const s of this.streams.values()) total += s.bytes;
+    return total;
+  }
+
+  streamBytes(stream: OutboxStream): number {
+    return this.stateOf(stream).bytes;
+  }
+
+  failures(): number {
+    return this.failedCommits;
+  }
+
+  /** Called after every committed batch (the quota checks then). */
+  onCommitted(listener: () => void): void {
+    this.committedListeners.push(listener);
+  }
+
+  /** Waits for queued work to be durable; later appends are refused. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.committing || this.queue.length > 0) await new Promise<void>((r) => this.idleWaiters.push(r));
+    await this.records.flushed;
+  }
+
+  private stateOf(stream: OutboxStream): StreamState {
+    const state = this.streams.get(stream);
+    if (!state) throw new RangeError(`unknown outbox stream "${String(stream)}" (one of ${OUTBOX_STREAMS.join(', ')})`);
+    return state;
+  }
+
+  private firstPresentSeq(stream: OutboxStream, after: number): number | undefined {
+    for (const key of this.records.getKeys({ start: [stream, after + 1], end: [stream, Number.MAX_SAFE_INTEGER], limit: 1 })) {
+      return key[1];
+    }
+    return undefined;
+  }
+
+  private enqueue(job: Job): void {
+    this.queue.push(job);
+    if (this.committing || this.scheduled) return;
+    this.scheduled = true;
+    // setImmediate, not a microtask: appends from every callback of this loop
+    // turn share the transaction.
+    setImmediate(() => {
+      this.scheduled = false;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    if (this.committing) return;
+    if (this.queue.length === 0) {
+      for (const waiter of this.idleWaiters.splice(0)) waiter();
+      return;
+    }
+    let take = 0;
+    let records = 0;
+    while (take < this.queue.length && (take === 0 || records < MAX_BATCH_RECORDS)) {
+      const job = this.queue[take]!;
+      records += job.kind === 'append' ? job.values.length : 1;
+      take++;
+    }
+    const jobs = this.queue.splice(0, take);
+    const snapshot = new Map([...this.streams].map(([k, v]) => [k, { ...v }]));
+    const puts: Array<[[string, number], Buffer]> = [];
+    const removes: Array<[string, number]> = [];
+    const touched = new Set<OutboxStream>();
+    const outcomes: Array<() => void> = [];
+    const lastSeq = new Map<OutboxStream, number>();
+
+    const appendValues = (stream: OutboxStream, values: Buffer[]): { first: number; last: number } => {
+      const s = this.stateOf(stream);
+      const first = s.next;
+      for (const value of values) {
+        puts.push([[stream, s.next], value]);
+        s.next++;
+        s.count++;
+        s.bytes += value.length + RECORD_OVERHEAD_BYTES;
+      }
+      touched.add(stream);
+      lastSeq.set(stream, s.next - 1);
+      return { first, last: s.next - 1 };
+    };
+
+    for (const job of jobs) {
+      if (job.kind === 'append') {
+        const range = appendValues(job.stream, job.values);
+        outcomes.push(() => job.resolve(range));
+      } else if (job.kind === 'ack') {
+        const s = this.stateOf(job.stream);
+        if (job.upTo > s.acked) {
+          this.removeRange(job.stream, s.floor, job.upTo, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY, removes);
+          s.floor = Math.max(s.floor, job.upTo);
+          s.acked = job.upTo;
+          touched.add(job.stream);
+        }
+        outcomes.push(() => job.resolve());
+      } else {
+        const s = this.stateOf(job.stream);
+        const range = this.removeRange(job.stream, s.floor, Math.min(s.durable, job.upToSeq), job.needBytes, job.untilAt, removes);
+        if (range) {
+          s.floor = range.toSeq;
+          touched.add(job.stream);
+          const event: AgentEvent = {
+            kind: 'store_eviction',
+            at: this.now(),
+            agent: this.agent,
+            message: `disk quota reached: ${range.count} ${job.stream} records (seq ${range.fromSeq}–${range.toSeq}) evicted before the hub had them`,
+            details: { ...range },
+          };
+          appendValues('events', [encode(this.now(), event)]);
+        }
+        outcomes.push(() => job.resolve(range));
+      }
+    }
+
+    this.committing = true;
+    let commit: Promise<boolean>;
+    try {
+      commit = this.records.batch(() => {
+        for (const [key, value] of puts) void this.records.put(key, value);
+        for (const key of removes) void this.records.remove(key);
+        for (const stream of touched) {
+          const s = this.stateOf(stream);
+          const meta: StreamMeta = { next: s.next, acked: s.acked, count: s.count, bytes: s.bytes };
+          void this.meta.put(metaKey(stream), meta);
+        }
+      });
+    } catch (err) {
+      commit = Promise.reject(err);
+    }
+    commit.then(
+      () => {
+        this.committing = false;
+        for (const listener of this.committedListeners) listener();
+        this.pump();
+        void whenDurable(this.records, Promise.resolve()).then(() => {
+          for (const [stream, last] of lastSeq) {
+            const s = this.stateOf(stream);
+            s.durable = Math.max(s.durable, last);
+          }
+          for (const outcome of outcomes) outcome();
+        });
+      },
+      (err: unknown) => {
+        // Nothing of this batch is on disk: go back to exactly what is, and let
+        // the jobs queued meanwhile be numbered from there.
+        this.failedCommits++;
+        for (const [stream, state] of snapshot) this.streams.set(stream, state);
+        this.log.error({ err, jobs: jobs.length }, 'outbox write failed; the callers were told and nothing was numbered');
+        for (const job of jobs) job.reject(err);
+        this.committing = false;
+        this.pump();
+      },
+    );
+  }
+
+  /**
+   * Collects the present records in (after, upTo] for deletion, oldest first,
+   * stopping once `needBytes` are covered or a record is newer than `untilAt`.
+   * Updates count and bytes; returns the range removed, or null.
+   */
+  private removeRange(stream: OutboxStream, after: number, upTo: number, needBytes: number, untilAt: number, removes: Array<[string, number]>): EvictedRange | null {
+    if (upTo <= after) return null;
+    const s = this.stateOf(stream);
+    let fromSeq = 0;
+    let toSeq = 0;
+    let count = 0;
+    let bytes = 0;
+    for (const { key, value } of this.records.getRange({ start: [stream, after + 1], end: [stream, upTo + 1] })) {
+      if (bytes >= needBytes || readAt(value) > untilAt) break;
+      if (count === 0) fromSeq = key[1];
+      toSeq = key[1];
+      count++;
+      bytes += value.length + RECORD_OVERHEAD_BYTES;
+      removes.push([stream, key[1]]);
+    }
+    s.count -= count;
+    s.bytes -= bytes;
+    return count === 0 ? null : { stream, fromSeq, toSeq, count, bytes };
+  }
+}
