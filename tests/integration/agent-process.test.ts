@@ -242,6 +242,45 @@ describe('vigil agent (real process)', () => {
     }
   });
 
+  it('moves a damaged store aside, starts fresh, raises an alarm on /healthz and keeps collecting', async () => {
+    const state = join(dir, 'state-damaged');
+    mkdirSync(join(state, 'store'), { recursive: true });
+    // Garbage where LMDB expects its meta pages.
+    writeFileSync(join(state, 'store', 'data.mdb'), Buffer.alloc(64 * 1024, 0x5a));
+    writeFileSync(
+      join(dir, 'damaged.yaml'),
+      [
+        'agent: { id: e2e-damaged, dataDir: ./state-damaged }',
+        'http: { port: 0 }',
+        'sources:',
+        `  - { name: plc1, type: opcua, endpoint: "${plant.endpoint}", publishingIntervalMs: 200 }`,
+        'tags:',
+        `  - { name: pump1.temperature, source: plc1, nodeId: "nsu=${DEMO_NAMESPACE_URI};s=Pump1.Temperature" }`,
+      ].join('\n'),
+    );
+    const agent = spawnVigil(['agent', '--config', join(dir, 'damaged.yaml')]);
+    try {
+      const url = String((await agent.waitForLog('agent running')).http);
+      const health = await fetch(`${url}/healthz`);
+      expect(health.status).toBe(503);
+      const body = (await health.json()) as { reasons: string[] };
+      expect(body.reasons.join(' ')).toMatch(/store-quarantine/);
+      expect(agent.stdout()).toContain('VIGIL_STORE_QUARANTINED');
+      // Still collecting: tags live, and the quarantine is an event for the hub.
+      await eventually(async () => {
+        const tags = (await (await fetch(`${url}/tags`)).json()) as TagsBody;
+        return (tags.tags[0]?.samples ?? 0) > 0 ? true : undefined;
+      }, 'tags to be live after the quarantine');
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      expect(metrics).toMatch(/vigil_store_errors_total\{kind="quarantined"\} 1/);
+      expect(metrics).toMatch(/vigil_outbox_durable_seq\{stream="events"\} [1-9]/);
+      agent.child.kill('SIGTERM');
+      expect(await agent.exited).toBe(0);
+    } finally {
+      agent.child.kill('SIGKILL');
+    }
+  });
+
   it('refuses an invalid configuration with file, line and what to write, and exits 1', async () => {
     writeFileSync(join(dir, 'bad.yaml'), ['agent: { id: e2e-gw }', 'sources:', '  - name: plc1', '    type: opcua', '    endpont: opc.tcp://x:4840'].join('\n'));
     const agent = spawnVigil(['agent', '--config', join(dir, 'bad.yaml')]);
