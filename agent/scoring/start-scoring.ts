@@ -5,7 +5,8 @@ import type { WindowResult } from '../../shared/window-result.js';
 import type { ResolvedConfig } from '../config/schema.js';
 import { deployPackage } from '../models/deploy-package.js';
 import { ModelDirectory } from '../models/model-directory.js';
-import { ModelRegistry, type ModelEvent } from '../models/model-registry.js';
+import { ModelRegistry, type ModelEvent, type OfferOptions } from '../models/model-registry.js';
+import { ModelPersistence, type PackageStore, type RolesStore } from '../models/model-persistence.js';
 import { ModelHost } from './model-host.js';
 import { ScoringClient } from './scoring-client.js';
 import { summarizeModels, type ModelsView, type RefusedPackage } from './models-view.js';
@@ -24,13 +25,19 @@ export interface RunningScoring {
  * version registry, and the model folder feeding both. Results go to
  * `onResults` (issue 4 turns them into episodes and outbox records).
  */
+/** The LMDB parts that keep packages and roles across restarts (AgentStore's models and state fit). */
+export interface ScoringPersistence {
+  packages: PackageStore;
+  roles: RolesStore;
+}
+
 export interface ScoringListeners {
   onResults: (results: WindowResult[]) => void;
   /** Every registry event (activations, refusals, faults, rollbacks), from the first package on. */
   onModelEvent?: (event: ModelEvent) => void;
 }
 
-export async function startScoring(config: ResolvedConfig, log: Logger, listeners: ScoringListeners): Promise<RunningScoring> {
+export async function startScoring(config: ResolvedConfig, log: Logger, listeners: ScoringListeners, persistence?: ScoringPersistence): Promise<RunningScoring> {
   const { onResults } = listeners;
   const scoringLog = log.child({ component: 'models' });
   const startClient = () =>
@@ -43,21 +50,40 @@ export async function startScoring(config: ResolvedConfig, log: Logger, listener
       if (event.kind === 'fault' || event.kind === 'refused' || event.kind === 'stopped') scoringLog.warn(event, event.message);
       else scoringLog.info(event, event.message);
       listeners.onModelEvent?.(event);
+      // Roles changed (activation, rollback, fault): save them after what is queued.
+      if (kept && event.kind !== 'refused' && event.kind !== 'ignored') queue = queue.then(() => kept?.sync().catch((err: unknown) => scoringLog.warn({ err: describeError(err) }, 'saving model roles failed')));
     },
   });
+  let kept: ModelPersistence | undefined;
   const host = new ModelHost(await startClient(), registry, { lateToleranceMs: config.models.lateToleranceMs, maxBatch: config.models.maxBatch, log: scoringLog, onResults, restartClient: startClient });
   const configuredTags = [...config.opcuaTags, ...config.mqttTags].map((t) => t.name);
   // Packages refused from the model folder, newest last, so /models shows them
   // even when they were too damaged to say which model they were meant to be.
   const refusedPackages: RefusedPackage[] = [];
   // One package at a time: deployPackage needs calls for a model not to overlap.
-  let queue = Promise.resolve();
+  let queue: Promise<unknown> = Promise.resolve();
+  const deploy = async (bytes: Uint8Array, origin: string, options: OfferOptions) => {
+    const outcome = await deployPackage(bytes, origin, { registry, loader: host, configuredTags, log: scoringLog }, options);
+    if (kept && outcome.key && (outcome.result === 'activated' || outcome.result === 'pending' || outcome.result === 'shadow')) {
+      await kept.remember(outcome.key, bytes);
+      await kept.sync();
+    }
+    return outcome;
+  };
+  if (persistence) {
+    kept = new ModelPersistence(persistence.packages, persistence.roles, registry, scoringLog);
+    // The versions the agent used before it stopped come back first; the folder can only move them forward.
+    for (const { key, bytes, mode } of kept.restorePlan()) {
+      const outcome = await deploy(bytes, `store:${key}`, { mode, explicit: true });
+      scoringLog.info({ model: key, mode, result: outcome.result }, 'model restored from the store');
+    }
+  }
   const folder = (dir: string, mode: 'activate' | 'shadow') =>
     new ModelDirectory(
       dir,
       (file, bytes) => {
         queue = queue.then(async () => {
-          const outcome = await deployPackage(bytes, file, { registry, loader: host, configuredTags, log: scoringLog }, { mode });
+          const outcome = await deploy(bytes, file, { mode });
           const previous = refusedPackages.findIndex((p) => p.file === file);
           if (previous >= 0) refusedPackages.splice(previous, 1);
           if (outcome.result === 'refused') {
@@ -65,7 +91,7 @@ export async function startScoring(config: ResolvedConfig, log: Logger, listener
             if (refusedPackages.length > 50) refusedPackages.shift();
           }
         });
-        return queue;
+        return queue.then(() => undefined);
       },
       scoringLog,
     );

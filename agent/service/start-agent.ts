@@ -123,7 +123,7 @@ export async function startAgent(config: ResolvedConfig, log: Logger): Promise<R
       const agentEvent = modelAgentEvent(agentId, event);
       if (agentEvent) raise(agentEvent);
     },
-  });
+  }, { packages: store.models, roles: store.state });
   const running = scoring;
   pipeline.subscribe(running.host.consume);
 

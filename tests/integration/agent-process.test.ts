@@ -242,6 +242,69 @@ describe('vigil agent (real process)', () => {
     }
   });
 
+  it('restores its model versions (active and previous) from the store after a restart, without the model folder', async () => {
+    const models = join(dir, 'models-restore');
+    mkdirSync(models, { recursive: true });
+    const onnx = readFileSync(new URL('../fixtures/models/pca4x60.onnx', import.meta.url));
+    for (const version of ['1.0.0', '1.1.0']) {
+      const { bytes } = await packModel(onnx, {
+        format: 'vigil-model/1',
+        name: 'restore-pca',
+        version,
+        input: { name: 'window', dtype: 'float32', layout: 'batch,time,tag' },
+        tags: ['pump1.flowrate', 'pump1.pressure', 'pump1.temperature', 'pump1.vibration'],
+        samplePeriodMs: 100,
+        windowLength: 60,
+        hop: 5,
+        missingData: { maxFilledShare: 0.9 },
+        output: { score: 'score', contributions: 'contrib' },
+        thresholds: { warn: 1e9, alarm: 1e9 },
+        onnx: { file: 'model.onnx' },
+      });
+      writeFileSync(join(models, `restore-pca-${version}.vmodel`), bytes);
+    }
+    writeFileSync(
+      join(dir, 'restore.yaml'),
+      [
+        'agent: { id: e2e-restore, dataDir: ./state-restore }',
+        'http: { port: 0 }',
+        'models: { dir: ./models-restore, lateToleranceMs: 300 }',
+        'sources:',
+        `  - { name: plc1, type: opcua, endpoint: "${plant.endpoint}", publishingIntervalMs: 100 }`,
+        'tags:',
+        ...['FlowRate', 'Pressure', 'Temperature', 'Vibration'].map(
+          (signal) => `  - { name: pump1.${signal.toLowerCase()}, source: plc1, nodeId: "nsu=${DEMO_NAMESPACE_URI};s=Pump1.${signal}", samplingIntervalMs: 100 }`,
+        ),
+      ].join('\n'),
+    );
+    type Model = { active: string | null; previous: string | null; versions: Array<{ role: string; scored: number }> };
+    const settled = async (url: string) =>
+      eventually(async () => {
+        const m = ((await (await fetch(`${url}/models`)).json()) as { models: Model[] }).models[0];
+        return m?.active === '1.1.0' && m.previous === '1.0.0' && (m.versions.find((v) => v.role === 'active')?.scored ?? 0) > 0 ? m : undefined;
+      }, '1.1.0 active with 1.0.0 as previous, scoring', 40_000);
+
+    const first = spawnVigil(['agent', '--config', join(dir, 'restore.yaml')]);
+    try {
+      await settled(String((await first.waitForLog('agent running')).http));
+      first.child.kill('SIGTERM');
+      expect(await first.exited).toBe(0);
+    } finally {
+      first.child.kill('SIGKILL');
+    }
+
+    rmSync(models, { recursive: true, force: true });
+    const second = spawnVigil(['agent', '--config', join(dir, 'restore.yaml')]);
+    try {
+      await settled(String((await second.waitForLog('agent running')).http));
+      expect(second.stdout()).toContain('model restored from the store');
+      second.child.kill('SIGTERM');
+      expect(await second.exited).toBe(0);
+    } finally {
+      second.child.kill('SIGKILL');
+    }
+  });
+
   it('moves a damaged store aside, starts fresh, raises an alarm on /healthz and keeps collecting', async () => {
     const state = join(dir, 'state-damaged');
     mkdirSync(join(state, 'store'), { recursive: true });
