@@ -1,9 +1,9 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { packModel } from '../../agent/models/package-file.js';
+import { pcaPackage } from '../helpers/pca-package.js';
 import { openAgentStore } from '../../agent/store/open-store.js';
 import { silentLogger } from '../../shared/logger.js';
 import { requireBroker } from '../helpers/broker.js';
@@ -36,22 +36,8 @@ describe('kill -9 of the agent under steady load, repeated', () => {
     dir = mkdtempSync(join(tmpdir(), 'vigil-crash-'));
     const models = join(dir, 'models');
     mkdirSync(models);
-    const onnx = readFileSync(new URL('../fixtures/models/pca4x60.onnx', import.meta.url));
     for (const name of ['crash-a', 'crash-b']) {
-      const { bytes } = await packModel(onnx, {
-        format: 'vigil-model/1',
-        name,
-        version: '1.0.0',
-        input: { name: 'window', dtype: 'float32', layout: 'batch,time,tag' },
-        tags: TAGS.map((t) => `crash.${t}`),
-        samplePeriodMs: PERIOD_MS,
-        windowLength: 60,
-        hop: 1,
-        output: { score: 'score', contributions: 'contrib' },
-        thresholds: { warn: 1, alarm: 3 },
-        onnx: { file: 'model.onnx' },
-      });
-      writeFileSync(join(models, `${name}.vmodel`), bytes);
+      writeFileSync(join(models, `${name}.vmodel`), await pcaPackage({ name, version: '1.0.0', tags: TAGS.map((t) => `crash.${t}`), samplePeriodMs: PERIOD_MS, hop: 1 }));
     }
     writeFileSync(
       join(dir, 'agent.yaml'),

@@ -1,10 +1,10 @@
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_NAMESPACE_URI, startOpcuaPlant, type OpcuaPlant } from '../../agent/demo/opcua-plant.js';
-import { packModel } from '../../agent/models/package-file.js';
+import { PCA_ONNX, PUMP1_TAGS, pcaPackage, pump1TagLines } from '../helpers/pca-package.js';
 import { requireBroker } from '../helpers/broker.js';
 import { eventually, spawnVigil } from '../helpers/agent-process.js';
 
@@ -126,33 +126,16 @@ describe('vigil agent (real process)', () => {
   it('scores live windows with a package dropped in its model folder, shadow-scores a candidate, promotes it, and refuses damaged packages', async () => {
     const models = join(dir, 'models');
     mkdirSync(models, { recursive: true });
-    const onnx = readFileSync(new URL('../fixtures/models/pca4x60.onnx', import.meta.url));
-    const manifest = (version: string, warn: number) => ({
-      format: 'vigil-model/1',
-      name: 'pump1-pca',
-      version,
-      input: { name: 'window', dtype: 'float32', layout: 'batch,time,tag' },
-      tags: ['pump1.flowrate', 'pump1.pressure', 'pump1.temperature', 'pump1.vibration'],
-      samplePeriodMs: 100,
-      windowLength: 60,
-      hop: 10,
-      // The plant changes values every 200 ms: at least half the 100 ms cells are forward-filled (more when the machine is busy).
-      missingData: { maxFilledShare: 0.9 },
-      normalization: { mean: [100, 5, 50, 1], std: [10, 1, 5, 0.5] },
-      output: { score: 'score', contributions: 'contrib' },
-      thresholds: { warn, alarm: warn * 3 },
-      onnx: { file: 'model.onnx' },
-    });
+    // The plant changes values every 200 ms: at least half the 100 ms cells are forward-filled (more when the machine is busy).
+    const pkg = (version: string, warn: number) =>
+      pcaPackage({ name: 'pump1-pca', version, tags: PUMP1_TAGS, samplePeriodMs: 100, warn, manifest: { missingData: { maxFilledShare: 0.9 }, normalization: { mean: [100, 5, 50, 1], std: [10, 1, 5, 0.5] } } });
     /** How a package is meant to be dropped: written under a temporary name, then renamed. */
     const drop = (name: string, bytes: Buffer) => {
       writeFileSync(join(models, `${name}.tmp`), bytes);
       renameSync(join(models, `${name}.tmp`), join(models, name));
     };
     // 1.0.0 never alarms (huge thresholds); 1.1.0 below always does.
-    drop('pump1-pca-1.0.0.vmodel', (await packModel(onnx, manifest('1.0.0', 1e9))).bytes);
-    const tagLines = ['FlowRate', 'Pressure', 'Temperature', 'Vibration'].map(
-      (signal) => `  - { name: pump1.${signal.toLowerCase()}, source: plc1, nodeId: "nsu=${DEMO_NAMESPACE_URI};s=Pump1.${signal}", samplingIntervalMs: 100 }`,
-    );
+    drop('pump1-pca-1.0.0.vmodel', await pkg('1.0.0', 1e9));
     writeFileSync(
       join(dir, 'scoring.yaml'),
       [
@@ -162,7 +145,7 @@ describe('vigil agent (real process)', () => {
         'sources:',
         `  - { name: plc1, type: opcua, endpoint: "${plant.endpoint}", publishingIntervalMs: 100 }`,
         'tags:',
-        ...tagLines,
+        ...pump1TagLines(100),
       ].join('\n'),
     );
 
@@ -187,7 +170,7 @@ describe('vigil agent (real process)', () => {
       // A candidate in shadow/ scores the same windows beside the active version.
       mkdirSync(join(models, 'shadow'), { recursive: true });
       // Thresholds of 0: every window of 1.1.0 is an alarm, so an episode opens once it takes over.
-      const candidate = (await packModel(onnx, manifest('1.1.0', 0))).bytes;
+      const candidate = await pkg('1.1.0', 0);
       drop('shadow/pump1-pca-1.1.0.vmodel', candidate);
       const shadowing = await eventually(async () => {
         const m = (await fetchModels())[0];
@@ -204,8 +187,8 @@ describe('vigil agent (real process)', () => {
       }, 'version 1.1.0 to take over', 30_000);
 
       // Damaged inside the ONNX bytes: the checksum no longer matches.
-      const damaged = (await packModel(onnx, manifest('1.2.0', 2))).bytes;
-      const at = damaged.indexOf(onnx.subarray(200, 216)) + 3;
+      const damaged = await pkg('1.2.0', 2);
+      const at = damaged.indexOf(PCA_ONNX.subarray(200, 216)) + 3;
       damaged[at] = (damaged[at] ?? 0) ^ 0xff;
       drop('pump1-pca-1.2.0.vmodel', damaged);
       // Not a package at all: refused without knowing which model it was meant to be.
@@ -245,22 +228,8 @@ describe('vigil agent (real process)', () => {
   it('restores its model versions (active and previous) from the store after a restart, without the model folder', async () => {
     const models = join(dir, 'models-restore');
     mkdirSync(models, { recursive: true });
-    const onnx = readFileSync(new URL('../fixtures/models/pca4x60.onnx', import.meta.url));
     for (const version of ['1.0.0', '1.1.0']) {
-      const { bytes } = await packModel(onnx, {
-        format: 'vigil-model/1',
-        name: 'restore-pca',
-        version,
-        input: { name: 'window', dtype: 'float32', layout: 'batch,time,tag' },
-        tags: ['pump1.flowrate', 'pump1.pressure', 'pump1.temperature', 'pump1.vibration'],
-        samplePeriodMs: 100,
-        windowLength: 60,
-        hop: 5,
-        missingData: { maxFilledShare: 0.9 },
-        output: { score: 'score', contributions: 'contrib' },
-        thresholds: { warn: 1e9, alarm: 1e9 },
-        onnx: { file: 'model.onnx' },
-      });
+      const bytes = await pcaPackage({ name: 'restore-pca', version, tags: PUMP1_TAGS, samplePeriodMs: 100, hop: 5, warn: 1e9, manifest: { missingData: { maxFilledShare: 0.9 } } });
       writeFileSync(join(models, `restore-pca-${version}.vmodel`), bytes);
     }
     writeFileSync(
@@ -272,9 +241,7 @@ describe('vigil agent (real process)', () => {
         'sources:',
         `  - { name: plc1, type: opcua, endpoint: "${plant.endpoint}", publishingIntervalMs: 100 }`,
         'tags:',
-        ...['FlowRate', 'Pressure', 'Temperature', 'Vibration'].map(
-          (signal) => `  - { name: pump1.${signal.toLowerCase()}, source: plc1, nodeId: "nsu=${DEMO_NAMESPACE_URI};s=Pump1.${signal}", samplingIntervalMs: 100 }`,
-        ),
+        ...pump1TagLines(100),
       ].join('\n'),
     );
     type Model = { active: string | null; previous: string | null; versions: Array<{ role: string; scored: number }> };
