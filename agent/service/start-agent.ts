@@ -8,6 +8,7 @@ import type { ResolvedConfig } from '../config/schema.js';
 import { downsample } from '../episodes/downsample.js';
 import { EpisodeFlow } from '../episodes/episode-flow.js';
 import { modelAgentEvent } from '../episodes/model-agent-event.js';
+import { DropReporter } from '../events/drop-events.js';
 import { SourceEventWatcher } from '../events/source-events.js';
 import { assessHealth } from '../http/health.js';
 import { createMetricsRegistry } from '../http/metrics.js';
@@ -102,16 +103,14 @@ export async function startAgent(config: ResolvedConfig, log: Logger): Promise<R
   pipeline.subscribe(tags.consume);
   pipeline.subscribe((batch) => store.history.append(batch));
   let lastOverflowLog = 0;
-  let droppedSinceEvent = 0;
+  let droppedSinceLog = 0;
   pipeline.setOverflowListener((dropped) => {
-    droppedSinceEvent += dropped;
+    droppedSinceLog += dropped;
     const now = Date.now();
     if (now - lastOverflowLog < 10_000) return;
     lastOverflowLog = now;
-    const total = pipeline.snapshot().droppedOverflow;
-    log.warn({ code: 'VIGIL_PIPELINE_OVERFLOW', dropped: droppedSinceEvent, total }, 'sample pipeline full: samples dropped (counted in vigil_pipeline_dropped_total)');
-    raise({ kind: 'samples_dropped', at: now, agent: agentId, message: `${droppedSinceEvent} samples dropped: the sample pipeline was full`, details: { dropped: droppedSinceEvent, total } });
-    droppedSinceEvent = 0;
+    log.warn({ code: 'VIGIL_PIPELINE_OVERFLOW', dropped: droppedSinceLog, total: pipeline.snapshot().droppedOverflow }, 'sample pipeline full: samples dropped (counted in vigil_pipeline_dropped_total)');
+    droppedSinceLog = 0;
   });
 
   const resultListeners: Array<(results: WindowResult[]) => void> = [(results) => episodes.onResults(results)];
@@ -129,6 +128,21 @@ export async function startAgent(config: ResolvedConfig, log: Logger): Promise<R
 
   const sources = createSources(config, { agentId, dataDir: config.agent.dataDir, sink: pipeline, status: tags, log });
   const sourceEvents = new SourceEventWatcher(agentId, () => sources, raise);
+  // Once a minute, what was dropped anywhere (sources, pipeline, windows) becomes one event for the hub.
+  const dropReporter = new DropReporter(
+    agentId,
+    () => {
+      const counts: Record<string, number> = { 'pipeline/overflow': pipeline.snapshot().droppedOverflow };
+      for (const source of sources) for (const [reason, n] of Object.entries(source.counters().dropped)) counts[`source:${source.name}/${reason}`] = n;
+      for (const { model, counters } of running.host.windowCounters()) {
+        // A model may have two windowers while versions of different window shapes overlap.
+        counts[`window:${model}/late_sample`] = (counts[`window:${model}/late_sample`] ?? 0) + counters.late;
+        counts[`window:${model}/invalid_sample`] = (counts[`window:${model}/invalid_sample`] ?? 0) + counters.invalid;
+      }
+      return counts;
+    },
+    raise,
+  );
 
   const metrics = createMetricsRegistry({ sources: () => sources, pipeline, tags, scoring: running.host, store, episodes });
   const http = await startAgentHttp(config.http.host, config.http.port, {
@@ -153,6 +167,7 @@ export async function startAgent(config: ResolvedConfig, log: Logger): Promise<R
     }
   }
   sourceEvents.start();
+  dropReporter.start();
   log.info({ http: http.url, sources: sources.length, tags: config.opcuaTags.length + config.mqttTags.length }, 'agent running');
 
   let stopping: Promise<void> | undefined;
@@ -160,10 +175,12 @@ export async function startAgent(config: ResolvedConfig, log: Logger): Promise<R
     stopping ??= (async () => {
       abort.abort();
       sourceEvents.stop();
+      dropReporter.stop();
       await Promise.allSettled(sources.map((s) => s.stop()));
       // What the pipeline accepted is windowed, scored and committed before the store closes.
       pipeline.flush();
       await running.host.idle();
+      dropReporter.report();
       await running.stop();
       await episodes.idle();
       await store.close();
