@@ -6,7 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_NAMESPACE_URI, startOpcuaPlant, type OpcuaPlant } from '../../agent/demo/opcua-plant.js';
 import { PCA_ONNX, PUMP1_TAGS, pcaPackage, pump1TagLines } from '../helpers/pca-package.js';
 import { requireBroker } from '../helpers/broker.js';
-import { eventually, spawnVigil } from '../helpers/agent-process.js';
+import { eventually, spawnVigil, type VigilProcess } from '../helpers/agent-process.js';
+
+/**
+ * The simulated plant changes values every 200 ms on a timer that drifts when
+ * the machine is busy (CI runs two test files at once); these end-to-end
+ * tests are about deployment and restarts, not data quality, so their models
+ * accept windows with many filled or missing cells.
+ */
+const LENIENT_MISSING_DATA = { maxFilledShare: 0.95, maxBadShare: 0.5, forwardFillMaxAgeMs: 2000 };
 
 interface TagsBody {
   tags: Array<{ tag: string; source: string; value: number | null; quality: string | null; samples: number; lastError: string | null }>;
@@ -128,7 +136,7 @@ describe('vigil agent (real process)', () => {
     mkdirSync(models, { recursive: true });
     // The plant changes values every 200 ms: at least half the 100 ms cells are forward-filled (more when the machine is busy).
     const pkg = (version: string, warn: number) =>
-      pcaPackage({ name: 'pump1-pca', version, tags: PUMP1_TAGS, samplePeriodMs: 100, warn, manifest: { missingData: { maxFilledShare: 0.9 }, normalization: { mean: [100, 5, 50, 1], std: [10, 1, 5, 0.5] } } });
+      pcaPackage({ name: 'pump1-pca', version, tags: PUMP1_TAGS, samplePeriodMs: 100, warn, manifest: { missingData: LENIENT_MISSING_DATA, normalization: { mean: [100, 5, 50, 1], std: [10, 1, 5, 0.5] } } });
     /** How a package is meant to be dropped: written under a temporary name, then renamed. */
     const drop = (name: string, bytes: Buffer) => {
       writeFileSync(join(models, `${name}.tmp`), bytes);
@@ -160,7 +168,7 @@ describe('vigil agent (real process)', () => {
         const m = (await fetchModels())[0];
         const v = m?.versions.find((x) => x.role === 'active');
         return v && v.scored > 0 ? { m, v } : undefined;
-      }, 'version 1.0.0 to score live windows', 30_000).catch(async (err: Error) => {
+      }, 'version 1.0.0 to score live windows', 60_000).catch(async (err: Error) => {
         throw new Error(`${err.message}\n/models: ${JSON.stringify(await fetchModels())}\n${agent.stdout()}`);
       });
       expect(first.m).toMatchObject({ name: 'pump1-pca', active: '1.0.0' });
@@ -176,7 +184,7 @@ describe('vigil agent (real process)', () => {
         const m = (await fetchModels())[0];
         const v = m?.versions.find((x) => x.role === 'shadow') as { shadowScored?: number } | undefined;
         return m?.active === '1.0.0' && (v?.shadowScored ?? 0) > 0 ? m : undefined;
-      }, 'version 1.1.0 to score in shadow', 30_000);
+      }, 'version 1.1.0 to score in shadow', 60_000);
       expect(shadowing).toMatchObject({ shadow: '1.1.0' });
 
       // Moving it up into the model folder promotes it at the next window boundary.
@@ -184,7 +192,7 @@ describe('vigil agent (real process)', () => {
       await eventually(async () => {
         const m = (await fetchModels())[0];
         return m?.active === '1.1.0' && m.previous === '1.0.0' && (m.versions.find((x) => x.role === 'active')?.scored ?? 0) > 0 ? m : undefined;
-      }, 'version 1.1.0 to take over', 30_000);
+      }, 'version 1.1.0 to take over', 60_000);
 
       // Damaged inside the ONNX bytes: the checksum no longer matches.
       const damaged = await pkg('1.2.0', 2);
@@ -229,7 +237,7 @@ describe('vigil agent (real process)', () => {
     const models = join(dir, 'models-restore');
     mkdirSync(models, { recursive: true });
     for (const version of ['1.0.0', '1.1.0']) {
-      const bytes = await pcaPackage({ name: 'restore-pca', version, tags: PUMP1_TAGS, samplePeriodMs: 100, hop: 5, warn: 1e9, manifest: { missingData: { maxFilledShare: 0.9 } } });
+      const bytes = await pcaPackage({ name: 'restore-pca', version, tags: PUMP1_TAGS, samplePeriodMs: 100, hop: 5, warn: 1e9, manifest: { missingData: LENIENT_MISSING_DATA } });
       writeFileSync(join(models, `restore-pca-${version}.vmodel`), bytes);
     }
     writeFileSync(
@@ -245,15 +253,21 @@ describe('vigil agent (real process)', () => {
       ].join('\n'),
     );
     type Model = { active: string | null; previous: string | null; versions: Array<{ role: string; scored: number }> };
-    const settled = async (url: string) =>
-      eventually(async () => {
-        const m = ((await (await fetch(`${url}/models`)).json()) as { models: Model[] }).models[0];
+    const settled = async (url: string, agent: VigilProcess) => {
+      let last = '';
+      return eventually(async () => {
+        const body = await (await fetch(`${url}/models`)).text();
+        last = body;
+        const m = (JSON.parse(body) as { models: Model[] }).models[0];
         return m?.active === '1.1.0' && m.previous === '1.0.0' && (m.versions.find((v) => v.role === 'active')?.scored ?? 0) > 0 ? m : undefined;
-      }, '1.1.0 active with 1.0.0 as previous, scoring', 40_000);
+      }, '1.1.0 active with 1.0.0 as previous, scoring', 60_000).catch((err: Error) => {
+        throw new Error(`${err.message}\n/models: ${last}\n${agent.stdout().slice(-4000)}`);
+      });
+    };
 
     const first = spawnVigil(['agent', '--config', join(dir, 'restore.yaml')]);
     try {
-      await settled(String((await first.waitForLog('agent running')).http));
+      await settled(String((await first.waitForLog('agent running')).http), first);
       first.child.kill('SIGTERM');
       expect(await first.exited).toBe(0);
     } finally {
@@ -263,7 +277,7 @@ describe('vigil agent (real process)', () => {
     rmSync(models, { recursive: true, force: true });
     const second = spawnVigil(['agent', '--config', join(dir, 'restore.yaml')]);
     try {
-      await settled(String((await second.waitForLog('agent running')).http));
+      await settled(String((await second.waitForLog('agent running')).http), second);
       expect(second.stdout()).toContain('model restored from the store');
       second.child.kill('SIGTERM');
       expect(await second.exited).toBe(0);
