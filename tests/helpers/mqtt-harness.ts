@@ -4,6 +4,9 @@ import { silentLogger } from '../../shared/logger.js';
 import type { Sample } from '../../shared/sample.js';
 import { MqttSourceSchema, MqttTagSchema, type MqttSourceConfig, type MqttTagConfig } from '../../agent/config/schema.js';
 import type { SourceContext } from '../../agent/sources/source.js';
+import { MqttSource } from '../../agent/sources/mqtt/mqtt-source.js';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { requireBroker } from './broker.js';
 
 /** A topic prefix and id no other test run on this machine uses (the broker is shared). */
 export function uniqueId(label: string): string {
@@ -48,4 +51,44 @@ export async function waitFor(check: () => boolean, what: string, timeoutMs = 50
 
 export async function publisher(url: string): Promise<MqttClient> {
   return mqtt.connectAsync(url, { clientId: uniqueId('pub'), reconnectPeriod: 0 });
+}
+
+export interface MosquittoFixture {
+  /** The broker URL (set in beforeAll). */
+  url: string;
+  /** A publisher connected to it (set in beforeAll). */
+  pub: MqttClient;
+  /** Starts an MqttSource on the broker with these tag lines and waits for its subscriptions; stopped after each test. */
+  startSource(tags: Array<Record<string, unknown>>): Promise<Collected & { source: MqttSource }>;
+}
+
+/**
+ * The machine's Mosquitto for one test file: fails (never skips) when it is
+ * not running, connects a publisher, and stops the sources a test started.
+ */
+export function useMosquitto(): MosquittoFixture {
+  const running: MqttSource[] = [];
+  const fixture: MosquittoFixture = {
+    url: '',
+    pub: undefined as unknown as MqttClient,
+    async startSource(tags) {
+      const c = collectingContext(uniqueId('agent'));
+      const source = new MqttSource(mqttSource({ url: fixture.url, clientId: uniqueId('c'), sessionExpirySeconds: 5 }), tags.map(mqttTag), c.ctx);
+      running.push(source);
+      await source.start();
+      await source.subscribed;
+      return { source, ...c };
+    },
+  };
+  beforeAll(async () => {
+    fixture.url = await requireBroker();
+    fixture.pub = await publisher(fixture.url);
+  });
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((s) => s.stop()));
+  });
+  afterAll(async () => {
+    await fixture.pub?.endAsync();
+  });
+  return fixture;
 }

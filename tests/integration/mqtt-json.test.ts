@@ -1,42 +1,17 @@
-import type { MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MqttSource } from '../../agent/sources/mqtt/mqtt-source.js';
-import { requireBroker } from '../helpers/broker.js';
-import { collectingContext, mqttSource, mqttTag, publisher, uniqueId, waitFor } from '../helpers/mqtt-harness.js';
+import { describe, expect, it } from 'vitest';
+import { uniqueId, waitFor, useMosquitto } from '../helpers/mqtt-harness.js';
 
-let url: string;
-let pub: MqttClient;
-const running: MqttSource[] = [];
-
-beforeAll(async () => {
-  url = await requireBroker();
-  pub = await publisher(url);
-});
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((s) => s.stop()));
-});
-afterAll(async () => {
-  await pub?.endAsync();
-});
-
-async function startSource(tags: Array<Record<string, unknown>>) {
-  const c = collectingContext(uniqueId('agent'));
-  const source = new MqttSource(mqttSource({ url, clientId: uniqueId('c'), sessionExpirySeconds: 5 }), tags.map(mqttTag), c.ctx);
-  running.push(source);
-  await source.start();
-  await source.subscribed;
-  return { source, ...c };
-}
+const mosquitto = useMosquitto();
 
 describe('MQTT source: JSON and plain-number payloads on Mosquitto', () => {
   it('reads a JSON object with dotted value, timestamp and quality paths', async () => {
     const p = uniqueId('json');
-    const { source, samples } = await startSource([
+    const { source, samples } = await mosquitto.startSource([
       { name: 'pump1.temp', topic: `${p}/pump1/temp`, format: 'json', json: { value: 'data.v', timestamp: 'meta.ts', quality: 'meta.q' } },
     ]);
-    await pub.publishAsync(`${p}/pump1/temp`, JSON.stringify({ data: { v: 41.5 }, meta: { ts: 1_700_000_000_000, q: 'uncertain' } }), { qos: 1 });
-    await pub.publishAsync(`${p}/pump1/temp`, JSON.stringify({ data: { v: '42' }, meta: { ts: 1_700_000_001, q: 0x80000000 } }), { qos: 1 });
-    await pub.publishAsync(`${p}/pump1/temp`, JSON.stringify({ data: { v: true }, meta: { ts: '2024-01-02T03:04:05Z', q: true } }), { qos: 1 });
+    await mosquitto.pub.publishAsync(`${p}/pump1/temp`, JSON.stringify({ data: { v: 41.5 }, meta: { ts: 1_700_000_000_000, q: 'uncertain' } }), { qos: 1 });
+    await mosquitto.pub.publishAsync(`${p}/pump1/temp`, JSON.stringify({ data: { v: '42' }, meta: { ts: 1_700_000_001, q: 0x80000000 } }), { qos: 1 });
+    await mosquitto.pub.publishAsync(`${p}/pump1/temp`, JSON.stringify({ data: { v: true }, meta: { ts: '2024-01-02T03:04:05Z', q: true } }), { qos: 1 });
     await waitFor(() => samples.length === 3, '3 samples');
     expect(samples).toEqual([
       { tag: 'pump1.temp', value: 41.5, ts: 1_700_000_000_000, quality: 'uncertain' },
@@ -48,11 +23,11 @@ describe('MQTT source: JSON and plain-number payloads on Mosquitto', () => {
 
   it('takes every element of a JSON array as one sample, with {name} from the payload', async () => {
     const p = uniqueId('arr');
-    const { samples, source } = await startSource([
+    const { samples, source } = await mosquitto.startSource([
       { name: 'line1.{name}', topic: `${p}/batch`, format: 'json', json: { value: 'v', timestamp: 't', name: 'id' } },
     ]);
     const batch = Array.from({ length: 20 }, (_, i) => ({ id: `s${i % 4}`, v: i, t: 1_700_000_000 + i }));
-    await pub.publishAsync(`${p}/batch`, JSON.stringify(batch), { qos: 1 });
+    await mosquitto.pub.publishAsync(`${p}/batch`, JSON.stringify(batch), { qos: 1 });
     await waitFor(() => samples.length === 20, '20 samples');
     expect(samples[5]).toEqual({ tag: 'line1.s1', value: 5, ts: 1_700_000_005_000, quality: 'good' });
     expect(new Set(samples.map((s) => s.tag))).toEqual(new Set(['line1.s0', 'line1.s1', 'line1.s2', 'line1.s3']));
@@ -61,9 +36,9 @@ describe('MQTT source: JSON and plain-number payloads on Mosquitto', () => {
 
   it('reads plain-number payloads', async () => {
     const p = uniqueId('num');
-    const { samples } = await startSource([{ name: 'tank1.level', topic: `${p}/tank/1/level`, format: 'number' }]);
+    const { samples } = await mosquitto.startSource([{ name: 'tank1.level', topic: `${p}/tank/1/level`, format: 'number' }]);
     const before = Date.now();
-    for (const text of ['12.5', ' -3 ', '1e3']) await pub.publishAsync(`${p}/tank/1/level`, text, { qos: 1 });
+    for (const text of ['12.5', ' -3 ', '1e3']) await mosquitto.pub.publishAsync(`${p}/tank/1/level`, text, { qos: 1 });
     await waitFor(() => samples.length === 3, '3 samples');
     expect(samples.map((s) => s.value)).toEqual([12.5, -3, 1000]);
     expect(samples.every((s) => s.quality === 'good' && s.ts >= before)).toBe(true);
@@ -71,15 +46,15 @@ describe('MQTT source: JSON and plain-number payloads on Mosquitto', () => {
 
   it('maps + and # filters to many tag names through a template', async () => {
     const p = uniqueId('tpl');
-    const { samples } = await startSource([
+    const { samples } = await mosquitto.startSource([
       { name: '{1}.pump{3}.temp', topic: `${p}/+/pump/+/temp`, format: 'number' },
       { name: 'raw.{2}.{3}', topic: `${p}/raw/#`, format: 'number' },
     ]);
-    await pub.publishAsync(`${p}/lineA/pump/1/temp`, '10', { qos: 1 });
-    await pub.publishAsync(`${p}/lineB/pump/7/temp`, '11', { qos: 1 });
-    await pub.publishAsync(`${p}/lineB/pump/7/pressure`, '99', { qos: 1 });
-    await pub.publishAsync(`${p}/raw/x/y`, '12', { qos: 1 });
-    await pub.publishAsync(`${p}/raw/x/z/deeper`, '13', { qos: 1 });
+    await mosquitto.pub.publishAsync(`${p}/lineA/pump/1/temp`, '10', { qos: 1 });
+    await mosquitto.pub.publishAsync(`${p}/lineB/pump/7/temp`, '11', { qos: 1 });
+    await mosquitto.pub.publishAsync(`${p}/lineB/pump/7/pressure`, '99', { qos: 1 });
+    await mosquitto.pub.publishAsync(`${p}/raw/x/y`, '12', { qos: 1 });
+    await mosquitto.pub.publishAsync(`${p}/raw/x/z/deeper`, '13', { qos: 1 });
     await waitFor(() => samples.length === 4, '4 samples');
     expect(samples.map((s) => [s.tag, s.value])).toEqual([
       ['lineA.pump1.temp', 10],

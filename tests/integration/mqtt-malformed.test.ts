@@ -1,19 +1,8 @@
-import type { MqttClient } from 'mqtt';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MqttSource } from '../../agent/sources/mqtt/mqtt-source.js';
-import { requireBroker } from '../helpers/broker.js';
-import { collectingContext, mqttSource, mqttTag, publisher, uniqueId, waitFor } from '../helpers/mqtt-harness.js';
+import { collectingContext, mqttSource, mqttTag, uniqueId, waitFor, useMosquitto } from '../helpers/mqtt-harness.js';
 
-let url: string;
-let pub: MqttClient;
-
-beforeAll(async () => {
-  url = await requireBroker();
-  pub = await publisher(url);
-});
-afterAll(async () => {
-  await pub?.endAsync();
-});
+const mosquitto = useMosquitto();
 
 describe('MQTT source: malformed payloads', () => {
   it('drops and counts each malformed payload per topic and reason, reports the tag, and keeps running', async () => {
@@ -21,7 +10,7 @@ describe('MQTT source: malformed payloads', () => {
     const group = uniqueId('g');
     const { ctx, samples, tagErrors } = collectingContext();
     const source = new MqttSource(
-      mqttSource({ url, clientId: uniqueId('c'), sessionExpirySeconds: 5 }),
+      mqttSource({ url: mosquitto.url, clientId: uniqueId('c'), sessionExpirySeconds: 5 }),
       [
         mqttTag({ name: 'j.{2}', topic: `${p}/json/+`, format: 'json' }),
         mqttTag({ name: 'n', topic: `${p}/num`, format: 'number' }),
@@ -49,7 +38,7 @@ describe('MQTT source: malformed payloads', () => {
         [`${p}/json/a`, '{"value": 5}'],
         [`${p}/num`, '6'],
       ];
-      for (const [topic, payload] of sends) await pub.publishAsync(topic, payload, { qos: 1 });
+      for (const [topic, payload] of sends) await mosquitto.pub.publishAsync(topic, payload, { qos: 1 });
       await waitFor(() => source.counters().messages === sends.length, 'all messages');
       expect(samples.map((s) => [s.tag, s.value])).toEqual([['j.b', 1], ['j.a', 5], ['n', 6]]);
       expect(source.counters().dropped).toEqual({
@@ -78,11 +67,11 @@ describe('MQTT source: malformed payloads', () => {
   it('bounds the per-topic drop table, counting further topics under _other', async () => {
     const p = uniqueId('many');
     const { ctx } = collectingContext();
-    const source = new MqttSource(mqttSource({ url, clientId: uniqueId('c'), sessionExpirySeconds: 5 }), [mqttTag({ name: 'x.{1}', topic: `${p}/+`, format: 'number' })], ctx, { maxDropTopics: 3 });
+    const source = new MqttSource(mqttSource({ url: mosquitto.url, clientId: uniqueId('c'), sessionExpirySeconds: 5 }), [mqttTag({ name: 'x.{1}', topic: `${p}/+`, format: 'number' })], ctx, { maxDropTopics: 3 });
     await source.start();
     try {
       await source.subscribed;
-      for (let i = 0; i < 6; i++) await pub.publishAsync(`${p}/t${i}`, 'garbage', { qos: 1 });
+      for (let i = 0; i < 6; i++) await mosquitto.pub.publishAsync(`${p}/t${i}`, 'garbage', { qos: 1 });
       await waitFor(() => source.counters().messages === 6, 'all messages');
       const byTopic = source.droppedByTopic();
       expect(byTopic.size).toBe(4);

@@ -1,19 +1,9 @@
-import type { MqttClient } from 'mqtt';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../shared/logger.js';
 import { probeMqttSource } from '../../agent/sources/mqtt/probe-mqtt.js';
-import { requireBroker } from '../helpers/broker.js';
-import { mqttSource, mqttTag, publisher, uniqueId } from '../helpers/mqtt-harness.js';
+import { mqttSource, mqttTag, uniqueId, useMosquitto } from '../helpers/mqtt-harness.js';
 
-let url: string;
-let pub: MqttClient;
-beforeAll(async () => {
-  url = await requireBroker();
-  pub = await publisher(url);
-});
-afterAll(async () => {
-  await pub?.endAsync();
-});
+const mosquitto = useMosquitto();
 
 describe('vigil check --connect for MQTT', () => {
   it('reports per tag line: traffic with the last value, silence, malformed payloads, bad config', async () => {
@@ -25,11 +15,11 @@ describe('vigil check --connect for MQTT', () => {
       mqttTag({ name: 'x.{name}', topic: `${p}/nameless`, format: 'json' }),
     ];
     const publishing = setInterval(() => {
-      void pub.publishAsync(`${p}/line1/pump/1/temp`, '{"value": 42.1}', { qos: 0 });
-      void pub.publishAsync(`${p}/broken`, 'n/a', { qos: 0 });
+      void mosquitto.pub.publishAsync(`${p}/line1/pump/1/temp`, '{"value": 42.1}', { qos: 0 });
+      void mosquitto.pub.publishAsync(`${p}/broken`, 'n/a', { qos: 0 });
     }, 100);
     try {
-      const results = await probeMqttSource(mqttSource({ url }), tags, { agentId: 'gw-test', log: silentLogger(), listenMs: 800 });
+      const results = await probeMqttSource(mqttSource({ url: mosquitto.url }), tags, { agentId: 'gw-test', log: silentLogger(), listenMs: 800 });
       expect(results.map((r) => [r.tag, r.status])).toEqual([
         ['line1.pump{3}.temp', 'ok'],
         ['quiet', 'warn'],

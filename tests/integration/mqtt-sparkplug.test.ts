@@ -1,43 +1,18 @@
-import type { MqttClient } from 'mqtt';
 import sparkplug from 'sparkplug-payload';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MqttSource } from '../../agent/sources/mqtt/mqtt-source.js';
-import { requireBroker } from '../helpers/broker.js';
-import { collectingContext, mqttSource, mqttTag, publisher, uniqueId, waitFor } from '../helpers/mqtt-harness.js';
+import { describe, expect, it } from 'vitest';
+import { uniqueId, waitFor, useMosquitto } from '../helpers/mqtt-harness.js';
 
 const sp = sparkplug.get('spBv1.0')!;
-let url: string;
-let pub: MqttClient;
-const running: MqttSource[] = [];
-
-beforeAll(async () => {
-  url = await requireBroker();
-  pub = await publisher(url);
-});
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((s) => s.stop()));
-});
-afterAll(async () => {
-  await pub?.endAsync();
-});
-
-async function startSource(tags: Array<Record<string, unknown>>) {
-  const c = collectingContext(uniqueId('agent'));
-  const source = new MqttSource(mqttSource({ url, clientId: uniqueId('c'), sessionExpirySeconds: 5 }), tags.map(mqttTag), c.ctx);
-  running.push(source);
-  await source.start();
-  await source.subscribed;
-  return { source, ...c };
-}
+const mosquitto = useMosquitto();
 
 function send(topic: string, payload: Parameters<typeof sp.encodePayload>[0]) {
-  return pub.publishAsync(topic, Buffer.from(sp.encodePayload(payload)), { qos: 1 });
+  return mosquitto.pub.publishAsync(topic, Buffer.from(sp.encodePayload(payload)), { qos: 1 });
 }
 
 describe('MQTT source: Sparkplug B', () => {
   it('resolves NDATA/DDATA metrics by the aliases of NBIRTH/DBIRTH, and marks tags bad on DDEATH and NDEATH', async () => {
     const group = uniqueId('g');
-    const { source, samples } = await startSource([
+    const { source, samples } = await mosquitto.startSource([
       { name: 'edge1.{metric}', topic: `spBv1.0/${group}/+/edge1`, format: 'sparkplug', metric: '*' },
       { name: 'compressor1.pressure', topic: `spBv1.0/${group}/+/edge1/compressor1`, format: 'sparkplug', metric: 'Outlet/Pressure' },
     ]);
@@ -88,7 +63,7 @@ describe('MQTT source: Sparkplug B', () => {
 
   it('counts a sequence gap and drops metrics whose alias no birth declared', async () => {
     const group = uniqueId('g');
-    const { source, samples } = await startSource([{ name: 'n.{metric}', topic: `spBv1.0/${group}/+/edge9/#`, format: 'sparkplug', metric: '*' }]);
+    const { source, samples } = await mosquitto.startSource([{ name: 'n.{metric}', topic: `spBv1.0/${group}/+/edge9/#`, format: 'sparkplug', metric: '*' }]);
     await send(`spBv1.0/${group}/NBIRTH/edge9`, { seq: 0, metrics: [{ name: 'Flow', alias: 5, type: 'Double', value: 1 }] });
     await send(`spBv1.0/${group}/NDATA/edge9`, { seq: 1, metrics: [{ alias: 5, type: 'Double', value: 2 }] });
     // seq 2 and 3 were lost on the way.
