@@ -16,24 +16,36 @@ export interface PcaPackageOptions {
   manifest?: Record<string, unknown>;
 }
 
+/**
+ * A manifest (as a user writes it, before validation) that fits the reference
+ * PCA model: the input and outputs are fixed, the rest comes from `fields`.
+ */
+export function pcaManifest(fields: Record<string, unknown>): Record<string, unknown> {
+  return {
+    format: 'vigil-model/1',
+    input: { name: 'window', dtype: 'float32', layout: 'batch,time,tag' },
+    samplePeriodMs: 1000,
+    windowLength: 60,
+    hop: 10,
+    output: { score: 'score', contributions: 'contrib' },
+    onnx: { file: 'model.onnx' },
+    ...fields,
+  };
+}
+
 /** A package of the reference PCA model watching four agent tags (the tests' stand-in for a trained model). */
 export async function pcaPackage(o: PcaPackageOptions): Promise<Buffer> {
   const warn = o.warn ?? 1;
-  const { bytes } = await packModel(PCA_ONNX, {
-    format: 'vigil-model/1',
+  const manifest = pcaManifest({
     name: o.name,
     version: o.version,
-    input: { name: 'window', dtype: 'float32', layout: 'batch,time,tag' },
     tags: o.tags,
     samplePeriodMs: o.samplePeriodMs,
-    windowLength: 60,
     hop: o.hop ?? 10,
-    output: { score: 'score', contributions: 'contrib' },
     thresholds: { warn, alarm: o.alarm ?? warn * 3 },
-    onnx: { file: 'model.onnx' },
     ...o.manifest,
   });
-  return bytes;
+  return (await packModel(PCA_ONNX, manifest)).bytes;
 }
 
 export const PUMP1_SIGNALS = ['FlowRate', 'Pressure', 'Temperature', 'Vibration'];

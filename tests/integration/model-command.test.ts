@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runModelCheck, runModelPack } from '../../agent/cli/model-command.js';
 import { packModel, readModelPackage } from '../../agent/models/package-file.js';
 import { writeUstar } from '../../agent/models/ustar.js';
+import { pcaManifest } from '../helpers/pca-package.js';
 
 // Real reference models and real ONNX Runtime: the same checks the agent makes.
 const fixture = (name: string) => new URL(`../fixtures/models/${name}`, import.meta.url).pathname;
@@ -13,20 +14,14 @@ const fixtureBytes = (name: string) => new Uint8Array(readFileSync(fixture(name)
 let dir: string;
 let cwd: string;
 
-const pcaManifest = {
-  format: 'vigil-model/1',
+const pumpPca = pcaManifest({
   name: 'pump-pca',
   version: '1.2.0',
   description: 'Pump 1 bearing and flow',
-  input: { name: 'window', dtype: 'float32', layout: 'batch,time,tag' },
   tags: ['pump1.temp', 'pump1.flow', 'line1.pump1.pressure', 'line1.pump1.current'],
-  samplePeriodMs: 1000,
-  windowLength: 60,
-  hop: 10,
-  output: { score: 'score', contributions: 'contrib' },
   thresholds: { warn: 3, alarm: 6 },
   onnx: { file: 'pca4x60.onnx' },
-};
+});
 
 async function run(command: (out: (line: string) => void) => Promise<number>): Promise<{ code: number; text: string }> {
   const lines: string[] = [];
@@ -151,7 +146,7 @@ describe('vigil model pack', () => {
 
 describe('vigil model check', () => {
   it('prints a summary of a good package: input, layout, tags, window, thresholds, batch mode, dry run', async () => {
-    const file = await rawPackage('pca.vmodel', fixtureBytes('pca4x60.onnx'), pcaManifest);
+    const file = await rawPackage('pca.vmodel', fixtureBytes('pca4x60.onnx'), pumpPca);
     const { code, text } = await run((out) => runModelCheck(file, {}, out));
     expect(code).toBe(0);
     const lines = text.split('\n');
@@ -179,7 +174,7 @@ describe('vigil model check', () => {
   });
 
   it('refuses a package holding a damaged ONNX file', async () => {
-    const file = await rawPackage('truncated.vmodel', fixtureBytes('truncated.onnx'), pcaManifest);
+    const file = await rawPackage('truncated.vmodel', fixtureBytes('truncated.onnx'), pumpPca);
     const { code, text } = await run((out) => runModelCheck(file, {}, out));
     expect(code).toBe(1);
     expect(text.split('\n')[0]).toBe('✖ truncated.vmodel: pump-pca@1.2.0 is refused: the ONNX file cannot be loaded (VIGIL_MODEL_PACKAGE_INVALID)');
@@ -188,7 +183,7 @@ describe('vigil model check', () => {
 
   it('refuses a package whose ONNX file does not match its checksum', async () => {
     const onnx = fixtureBytes('pca4x60.onnx');
-    const { manifest } = await packModel(onnx, pcaManifest);
+    const { manifest } = await packModel(onnx, pumpPca);
     const other = fixtureBytes('ae_chfirst.onnx');
     const file = join(dir, 'swapped.vmodel');
     writeFileSync(file, writeUstar([{ name: 'manifest.json', data: Buffer.from(JSON.stringify(manifest)) }, { name: 'pca4x60.onnx', data: other }]));
@@ -207,7 +202,7 @@ describe('vigil model check', () => {
   });
 
   it('lists every disagreement between the manifest and the ONNX file (wrong tag count, wrong output name)', async () => {
-    const wrong = { ...pcaManifest, tags: ['a', 'b', 'c'], output: { score: 'anomaly', contributions: 'contrib' } };
+    const wrong = { ...pumpPca, tags: ['a', 'b', 'c'], output: { score: 'anomaly', contributions: 'contrib' } };
     const file = await rawPackage('wrong.vmodel', fixtureBytes('pca4x60.onnx'), wrong);
     const { code, text } = await run((out) => runModelCheck(file, {}, out));
     expect(code).toBe(1);
@@ -218,7 +213,7 @@ describe('vigil model check', () => {
   });
 
   it('with --config, names the model tags the agent does not have, and accepts tags an MQTT template produces', async () => {
-    const file = await rawPackage('pca-tags.vmodel', fixtureBytes('pca4x60.onnx'), pcaManifest);
+    const file = await rawPackage('pca-tags.vmodel', fixtureBytes('pca4x60.onnx'), pumpPca);
     const { code, text } = await run((out) => runModelCheck(file, { config: join(dir, 'agent.yaml') }, out));
     expect(code).toBe(1);
     const missing = text.split('\n').find((l) => l.includes('tags not configured on this agent'));

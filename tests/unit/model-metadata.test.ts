@@ -2,23 +2,14 @@ import type { InferenceSession } from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { ModelManifestSchema, type ModelManifest } from '../../shared/model-manifest.js';
 import { checkModelMetadata, inspectModelMetadata } from '../../agent/scoring/verify-model.js';
+import { pcaManifest } from '../helpers/pca-package.js';
 
 type Meta = InferenceSession.ValueMetadata;
 const tensor = (name: string, shape: Array<number | string>, type: InferenceSession.TensorValueMetadata['type'] = 'float32'): Meta => ({ name, isTensor: true, type, shape });
 
 function manifest(over: Partial<Record<string, unknown>> = {}): ModelManifest {
   return ModelManifestSchema.parse({
-    format: 'vigil-model/1',
-    name: 'pca',
-    version: '1.0.0',
-    input: { name: 'window', dtype: 'float32', layout: 'batch,time,tag' },
-    tags: ['a', 'b', 'c', 'd'],
-    samplePeriodMs: 1000,
-    windowLength: 60,
-    hop: 10,
-    output: { score: 'score', contributions: 'contrib' },
-    thresholds: { warn: 1, alarm: 2 },
-    onnx: { sha256: '0'.repeat(64) },
+    ...pcaManifest({ name: 'pca', version: '1.0.0', tags: ['a', 'b', 'c', 'd'], thresholds: { warn: 1, alarm: 2 }, onnx: { sha256: '0'.repeat(64) } }),
     ...over,
   });
 }

@@ -7,24 +7,19 @@ import { VigilError } from '../../shared/errors.js';
 import { ModelManifestSchema } from '../../shared/model-manifest.js';
 import { formatManifestIssues, packModel, readModelPackage, sha256Hex } from '../../agent/models/package-file.js';
 import { writeUstar } from '../../agent/models/ustar.js';
+import { pcaManifest } from '../helpers/pca-package.js';
 
 const onnx = new Uint8Array(readFileSync(new URL('../fixtures/models/pca4x60.onnx', import.meta.url)));
 const sha = sha256Hex(onnx);
 
-const manifest = {
-  format: 'vigil-model/1',
+const manifest = pcaManifest({
   name: 'pump-pca',
   version: '1.2.0',
   description: 'Pump 1 bearing and flow',
-  input: { name: 'window', dtype: 'float32', layout: 'batch,time,tag' },
   tags: ['pump1.temp', 'pump1.flow', 'pump1.pressure', 'pump1.current'],
-  samplePeriodMs: 1000,
-  windowLength: 60,
-  hop: 10,
-  output: { score: 'score', contributions: 'contrib' },
   thresholds: { warn: 3, alarm: 6 },
   onnx: { file: 'pca4x60.onnx' },
-};
+});
 
 async function expectVigilError(run: () => unknown, code: string): Promise<VigilError> {
   try {
