@@ -74,15 +74,8 @@ const MISSING = 4;
 
 const PENDING_VALUES_BUDGET = 4 * 1024 * 1024;
 
-interface Batch {
-  count: number;
-  values: Float64Array;
-  starts: Float64Array;
-  ends: Float64Array;
-  filledShare: Float64Array;
-  badShare: Float64Array;
-  sufficient: Uint8Array;
-}
+/** A batch being filled: DueWindows without the shape, which the windower adds when it hands it out. */
+type Batch = Omit<DueWindows, 'length' | 'tags'>;
 
 function newBatch(windows: number, cellsPerWindow: number): Batch {
   return {
