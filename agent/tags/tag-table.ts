@@ -85,10 +85,10 @@ export class TagTable implements TagStatusReporter {
     return this.tags.get(tag);
   }
 
-  counts(): { configured: number; live: number; total: number; overflowed: number } {
+  counts(): { configured: number; live: number; overflowed: number } {
     let live = 0;
     for (const s of this.tags.values()) if (s.samples > 0 && s.quality !== 'bad') live++;
-    return { configured: this.tags.size, live, total: this.tags.size, overflowed: this.overflowed };
+    return { configured: this.tags.size, live, overflowed: this.overflowed };
   }
 }
 
