@@ -22,6 +22,15 @@ export const ERROR_CODES = {
   VIGIL_STORE_QUARANTINED: "The agent's store could not be opened (damaged); it was moved to store-quarantine/ and a fresh store started. What it held was not sent.",
   VIGIL_STORE_QUOTA: 'The store reached store.quotaBytes; the oldest history and scores were evicted (episodes last), counted and reported to the hub.',
   VIGIL_MODEL_FAULT: 'A model failed while scoring (error, NaN or wrong-shaped output); it is stopped and the previous version takes over when there is one.',
+  VIGIL_HUB_UNREACHABLE: 'The agent could not reach the hub or lost the link; results wait in the outbox and the agent reconnects with backoff.',
+  VIGIL_HUB_UNAUTHORIZED: 'The hub refused the token (unknown agent, wrong or revoked token): create one with `vigil hub agents add` and put it in hub.tokenFile.',
+  VIGIL_SYNC_PROTOCOL: 'A sync message was malformed, too large or out of order; the connection is closed with a code and both sides stay up.',
+  VIGIL_MODEL_SIGNATURE_INVALID: 'A model package from the hub is unsigned, its signature does not verify with hub.publicKeyFile, or its sha256 differs; it is refused and the active version keeps scoring.',
+  VIGIL_HUB_STORAGE_FAILED: "The hub's storage could not be opened or written; the batch is not acknowledged and the agent sends it again.",
+  VIGIL_API_BAD_REQUEST: 'An API request was malformed or failed validation; the response names the field.',
+  VIGIL_API_UNAUTHORIZED: 'An API request had no valid token (Authorization: Bearer …).',
+  VIGIL_API_NOT_FOUND: 'The API resource does not exist.',
+  VIGIL_API_CONFLICT: 'The API request conflicts with what exists (e.g. a model version is immutable once uploaded).',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,0 +1,238 @@
+import type { Episode, AgentEvent } from '../../shared/episode.js';
+import type { AgentHealth, DeploymentStatus, ModelVersions, SyncRecord, SyncStream } from '../../shared/sync-protocol.js';
+
+/**
+ * Everything the hub keeps, behind one small interface. Two implementations:
+ * embedded LMDB (one replica, the default) and PostgreSQL (several replicas,
+ * a later issue). The shared test suite in tests/helpers/hub-storage-suite.ts
+ * runs against each. Methods are async even where LMDB could answer at once,
+ * because PostgreSQL cannot.
+ *
+ * Rules every implementation keeps:
+ * - `ingest` is idempotent by (agent, epoch, stream, seq) and lands a batch
+ *   whole or not at all; it resolves only once the batch is durable.
+ * - Model versions are immutable: a second put of name@version is refused.
+ * - Only salted hashes of tokens are stored, never tokens.
+ */
+
+export interface AgentRecord {
+  id: string;
+  labels: Record<string, string>;
+  /** scrypt of the token with `tokenSalt`, hex. */
+  tokenHash: string;
+  tokenSalt: string;
+  createdAt: number;
+  revokedAt: number | null;
+  /** Presence and health as last reported; null until the agent first connects. */
+  lastSeenAt: number | null;
+  /** Hub replica the agent is connected to now, or null when offline. */
+  connectedTo: string | null;
+  software: string | null;
+  epoch: string | null;
+  models: ModelVersions[];
+  health: AgentHealth | null;
+  /** Agent clock minus hub clock, ms, from the last heartbeat. */
+  skewMs: number | null;
+}
+
+export type AgentPresencePatch = Partial<Pick<AgentRecord, 'lastSeenAt' | 'connectedTo' | 'software' | 'epoch' | 'models' | 'health' | 'skewMs'>>;
+
+export interface IngestResult {
+  /** Records new to the hub in this batch. */
+  stored: number;
+  /** Records the hub already had (a resend): ignored. */
+  duplicates: number;
+}
+
+/** A record as the hub keeps it. */
+export interface StoredRecord extends SyncRecord {
+  agent: string;
+  epoch: string;
+  stream: SyncStream;
+  /** Hub wall clock when ingested, ms. */
+  receivedAt: number;
+}
+
+export const RESOLUTION_LABELS = ['real', 'normal', 'unsure'] as const;
+export type ResolutionLabel = (typeof RESOLUTION_LABELS)[number];
+
+export interface Resolution {
+  label: ResolutionLabel;
+  /** For `real`: the cause, picked or typed. */
+  cause: string | null;
+  note: string | null;
+  by: string;
+  at: number;
+}
+
+/** The latest revision of an episode plus its resolution. */
+export interface StoredEpisode {
+  episode: Episode;
+  resolution: Resolution | null;
+  /** Hub wall clock of the first and latest revision received. */
+  firstReceivedAt: number;
+  updatedAt: number;
+}
+
+export interface EpisodeFilter {
+  /** unresolved: no resolution yet (open or closed); resolved: has one. Default all. */
+  status?: 'unresolved' | 'resolved' | 'all';
+  agent?: string;
+  model?: string;
+  version?: string;
+  /** Episodes overlapping [from, to] in event time, ms. */
+  from?: number;
+  to?: number;
+  limit?: number;
+  offset?: number;
+}
+
+export interface RecordFilter {
+  agent?: string;
+  /** For scores: the model name inside the body. */
+  model?: string;
+  /** Hub receive time window, ms. */
+  from?: number;
+  to?: number;
+  limit?: number;
+}
+
+/** Per model version: what its episodes were judged to be. */
+export interface VersionPerformance {
+  model: string;
+  version: string;
+  episodes: number;
+  real: number;
+  normal: number;
+  unsure: number;
+  unresolved: number;
+  /** Event time of the first and last episode start, ms; null without episodes. */
+  firstStart: number | null;
+  lastStart: number | null;
+}
+
+export interface ModelVersionRecord {
+  name: string;
+  version: string;
+  description: string;
+  /** sha256 (hex) of the package file. */
+  sha256: string;
+  size: number;
+  /** ed25519 signature of the package bytes by this hub, base64. */
+  signature: string;
+  /** The package's manifest, as JSON. */
+  manifest: unknown;
+  uploadedAt: number;
+  uploadedBy: string;
+}
+
+export interface DeploymentRecord {
+  id: string;
+  model: string;
+  version: string;
+  /** shadow: score beside the active version for shadowMs, then activate. */
+  mode: 'shadow' | 'activate';
+  shadowMs: number | null;
+  /** What was asked for: agent ids and/or labels (all must match). */
+  selector: { agents: string[]; labels: Record<string, string> };
+  /** Staged rollout: this many agents first; the rest once they are all active. Null: all at once. */
+  canary: number | null;
+  /** Set on a rollback deployment: the deployment it undoes. */
+  rollbackOf: string | null;
+  state: 'rolling_out' | 'completed' | 'rolled_back' | 'failed';
+  reason: string | null;
+  createdAt: number;
+  createdBy: string;
+  updatedAt: number;
+}
+
+export interface DeploymentTarget {
+  deployment: string;
+  agent: string;
+  /** 0: the canary wave, 1: the rest. */
+  wave: number;
+  status: DeploymentStatus;
+  reason: string | null;
+  /** The version the agent ran before (for rollback), null when none. */
+  previousVersion: string | null;
+  /** When a shadow period ends and the hub tells the agent to activate. */
+  shadowUntil: number | null;
+  updatedAt: number;
+}
+
+export interface ApiTokenRecord {
+  id: string;
+  name: string;
+  role: 'viewer' | 'operator' | 'admin';
+  tokenHash: string;
+  tokenSalt: string;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export interface HubStorage {
+  /** Which backend, for logs and /api/health. */
+  readonly kind: 'lmdb' | 'postgres';
+
+  // Agents
+  /** Rejects with VIGIL_API_CONFLICT when the id exists. */
+  createAgent(agent: Pick<AgentRecord, 'id' | 'labels' | 'tokenHash' | 'tokenSalt' | 'createdAt'>): Promise<void>;
+  getAgent(id: string): Promise<AgentRecord | undefined>;
+  listAgents(): Promise<AgentRecord[]>;
+  updateAgentPresence(id: string, patch: AgentPresencePatch): Promise<void>;
+  /** Sets revokedAt; false when there is no such agent. */
+  revokeAgent(id: string, at: number): Promise<boolean>;
+  /** A new token for an existing agent (clears revokedAt); false when there is no such agent. */
+  replaceAgentToken(id: string, tokenHash: string, tokenSalt: string): Promise<boolean>;
+
+  // Results
+  /** Idempotent, whole, durable. Episodes records also update the episode table (highest revision wins). */
+  ingest(agent: string, epoch: string, stream: SyncStream, records: readonly SyncRecord[], receivedAt: number): Promise<IngestResult>;
+  /** Highest seq stored for (agent, epoch, stream); 0 when none. */
+  storedUpTo(agent: string, epoch: string, stream: SyncStream): Promise<number>;
+  /** Newest first. */
+  listRecords(stream: SyncStream, filter: RecordFilter): Promise<StoredRecord[]>;
+  countRecords(stream: SyncStream, agent?: string): Promise<number>;
+
+  // Episodes and resolutions
+  /** Unresolved first by peak score (alarm before warn) then newest; resolved newest first. Snapshots omitted. */
+  listEpisodes(filter: EpisodeFilter): Promise<StoredEpisode[]>;
+  getEpisode(id: string): Promise<StoredEpisode | undefined>;
+  /** Sets (or replaces) the resolution; undefined when there is no such episode. */
+  resolveEpisode(id: string, resolution: Resolution): Promise<StoredEpisode | undefined>;
+  versionPerformance(model?: string): Promise<VersionPerformance[]>;
+
+  // Model registry
+  /** 'exists' when name@version is already stored (versions are immutable): nothing is changed. */
+  putModelVersion(record: ModelVersionRecord, packageBytes: Uint8Array): Promise<'created' | 'exists'>;
+  getModelVersion(name: string, version: string): Promise<ModelVersionRecord | undefined>;
+  getPackage(name: string, version: string): Promise<Uint8Array | undefined>;
+  /** All versions (of one model when given), oldest upload first. */
+  listModelVersions(name?: string): Promise<ModelVersionRecord[]>;
+
+  // Deployments
+  createDeployment(deployment: DeploymentRecord, targets: readonly DeploymentTarget[]): Promise<void>;
+  getDeployment(id: string): Promise<DeploymentRecord | undefined>;
+  /** Newest first. */
+  listDeployments(filter?: { model?: string; agent?: string; limit?: number }): Promise<DeploymentRecord[]>;
+  updateDeployment(id: string, patch: Partial<Pick<DeploymentRecord, 'state' | 'reason' | 'updatedAt'>>): Promise<void>;
+  listTargets(deployment: string): Promise<DeploymentTarget[]>;
+  /** Targets of one agent across deployments, newest deployment first. */
+  targetsOfAgent(agent: string): Promise<DeploymentTarget[]>;
+  updateTarget(deployment: string, agent: string, patch: Partial<Pick<DeploymentTarget, 'status' | 'reason' | 'shadowUntil' | 'updatedAt'>>): Promise<void>;
+
+  // API tokens (the command line and, later, users)
+  createApiToken(token: ApiTokenRecord): Promise<void>;
+  getApiToken(id: string): Promise<ApiTokenRecord | undefined>;
+  listApiTokens(): Promise<ApiTokenRecord[]>;
+  revokeApiToken(id: string, at: number): Promise<boolean>;
+
+  // Small settings (e.g. the digest's last run)
+  getMeta<T>(key: string): Promise<T | undefined>;
+  setMeta(key: string, value: unknown): Promise<void>;
+
+  close(): Promise<void>;
+}
+
+/** The event type stored in the `events` stream, re-exported for hub readers. */
+export type { AgentEvent };
