@@ -142,6 +142,8 @@ export class History {
   private readonly counters: HistoryCounters = { appended: 0, written: 0, droppedOverflow: 0, expired: 0, evicted: 0, writeFailures: 0 };
   private readonly flushedListeners: Array<() => void> = [];
   private deleting: Promise<unknown> = Promise.resolve();
+  /** Newest sample time appended since start (retention's clock-step guard); -Infinity before the first. */
+  private newestSampleTs = Number.NEGATIVE_INFINITY;
 
   constructor(options: HistoryOptions) {
     this.blocks = options.blocks;
@@ -183,6 +185,7 @@ export class History {
       block.quality.push(QUALITY_CODE[s.quality] ?? 2);
       if (s.ts < block.min) block.min = s.ts;
       if (s.ts > block.max) block.max = s.ts;
+      if (s.ts > this.newestSampleTs) this.newestSampleTs = s.ts;
       this.buffered++;
       this.counters.appended++;
     }
@@ -264,9 +267,15 @@ export class History {
     return this.writing;
   }
 
-  /** Deletes blocks whose newest sample is older than historyHours. */
+  /**
+   * Deletes blocks whose newest sample is older than historyHours. Age is
+   * counted from the newest sample time seen when that is earlier than the
+   * wall clock: a gateway clock stepped an hour ahead must not expire an hour
+   * of history that the sources (with their own clocks) say is recent.
+   */
   async expire(): Promise<number> {
-    const cutoff = this.now() - this.retentionMs;
+    const now = this.now();
+    const cutoff = (this.newestSampleTs === Number.NEGATIVE_INFINITY ? now : Math.min(now, this.newestSampleTs)) - this.retentionMs;
     return this.deleteBefore(cutoff - BLOCK_MAX_SPAN_MS, 'expired');
   }
 

@@ -126,4 +126,24 @@ describe('history ring', () => {
     expect(store.history.read('x', 0, T0)).toEqual(expected(recent, 0, T0));
     expect(store.history.bytes()).toBe(store.sizeBytes().history);
   });
+
+  it('a gateway clock stepped an hour ahead does not expire history the sources still call recent', async () => {
+    const store = await openStore(2);
+    // Source timestamps (the server's clock): 1 h 55 min ago up to now.
+    const samples = series('y', T0 - 115 * 60_000, 116, 60_000);
+    store.history.append(samples);
+    await store.history.flush();
+    clock = T0 + 3_600_000;
+    try {
+      // By the stepped wall clock the oldest hour would be older than 2 h; by the newest sample it is not.
+      expect(await store.history.expire()).toBe(0);
+      expect(store.history.read('y', 0, T0)).toEqual(expected(samples, 0, T0));
+      // Time that really passed (new samples two hours later) still expires the old ones.
+      store.history.append(series('y', T0 + 3 * 3_600_000, 1, 1000));
+      clock = T0 + 3 * 3_600_000;
+      expect(await store.history.expire()).toBeGreaterThan(0);
+    } finally {
+      clock = T0;
+    }
+  });
 });
