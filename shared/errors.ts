@@ -30,6 +30,9 @@ export const ERROR_CODES = {
   VIGIL_API_BAD_REQUEST: 'An API request was malformed or failed validation; the response names the field.',
   VIGIL_API_UNAUTHORIZED: 'An API request had no valid token (Authorization: Bearer …).',
   VIGIL_API_NOT_FOUND: 'The API resource does not exist.',
+  VIGIL_API_FORBIDDEN: "The API caller's role does not allow this (viewer < operator < admin).",
+  VIGIL_API_TOO_LARGE: 'The API request body is larger than http.maxBodyBytes in hub.yaml.',
+  VIGIL_HUB_INTERNAL: 'The hub failed unexpectedly while answering; the log has the details. Nothing was half-written.',
   VIGIL_API_CONFLICT: 'The API request conflicts with what exists (e.g. a model version is immutable once uploaded).',
 } as const;
 

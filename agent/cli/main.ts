@@ -1,5 +1,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { VIGIL_VERSION } from '../../shared/version.js';
+import { addHubCommands } from '../../cloud-sync/cli/hub-commands.js';
+import { addModelPushCommand } from '../../cloud-sync/cli/model-push.js';
+import { addDeploymentCommands } from '../../cloud-sync/cli/deploy-commands.js';
 
 // Commands are imported when they run: node-opcua alone takes seconds to load,
 // and `vigil --help` should answer at once.
@@ -14,9 +17,11 @@ const out = (line: string) => process.stdout.write(line + '\n');
 
 const program = new Command()
   .name('vigil')
-  .description('Vigil: reads plant sensors over OPC UA and MQTT, shows every tag live, and (soon) scores them with ONNX models.')
+  .description('Vigil: reads plant sensors over OPC UA and MQTT, scores them with ONNX models, and syncs results and model versions with a central hub.')
   .version(VIGIL_VERSION)
-  .showHelpAfterError('(run with --help for usage)');
+  .showHelpAfterError('(run with --help for usage)')
+  // Options after a subcommand belong to it: `vigil hub agents add x --config f` is not `vigil hub --config f`.
+  .enablePositionalOptions();
 
 program
   .command('agent')
@@ -75,7 +80,7 @@ program
     process.exitCode = await runDemo(opts);
   });
 
-const model = program.command('model').description('Build and check model packages (*.vmodel): an ONNX file plus its manifest.');
+const model = program.command('model').description('Build, check and upload model packages (*.vmodel): an ONNX file plus its manifest.');
 model
   .command('pack')
   .description('Build a model package from an ONNX file and a manifest (YAML or JSON): validates the manifest, fills in the checksum, checks and dry-runs the model.')
@@ -97,5 +102,10 @@ model
     const { runModelCheck } = await import('./model-command.js');
     process.exitCode = await runModelCheck(pkg, opts, out);
   });
+
+addModelPushCommand(model);
+
+const hub = addHubCommands(program);
+addDeploymentCommands(hub);
 
 await program.parseAsync(process.argv);

@@ -4,7 +4,7 @@ import type { IncomingHttpHeaders } from 'node:http';
  * The hub's HTTP API is a list of routes; each room of the hub (agents,
  * episodes, models, deployments) contributes its own list and the server
  * (cloud-sync/server) matches, authenticates and dispatches. Errors are thrown
- * as VigilError (VIGIL_API_* codes) and sent as JSON
+ * as VigilError (the API codes of shared/errors.ts) and sent as JSON
  * `{ "error": { "code": "VIGIL_…", "message": "…" } }` by the server.
  */
 

@@ -5,7 +5,7 @@ import { ERROR_CODES } from '../../shared/errors.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 /** Environment variables share the VIGIL_ prefix but are not error codes. */
-const ENVIRONMENT_VARIABLES = new Set(['VIGIL_VERSION', 'VIGIL_OPCUA_DEBUG', 'VIGIL_LOG_LEVEL', 'VIGIL_CONFIG']);
+const ENVIRONMENT_VARIABLES = new Set(['VIGIL_VERSION', 'VIGIL_OPCUA_DEBUG', 'VIGIL_LOG_LEVEL', 'VIGIL_CONFIG', 'VIGIL_HUB_CONFIG', 'VIGIL_HUB_URL', 'VIGIL_HUB_TOKEN']);
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

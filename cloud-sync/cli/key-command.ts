@@ -1,0 +1,23 @@
+import { readFile } from 'node:fs/promises';
+import { describeError } from '../../shared/errors.js';
+import { ConfigError, loadHubConfig } from '../config/load-hub-config.js';
+import { loadOrCreateSigningKey, signingKeyPaths } from '../registry/signing-key.js';
+import type { Print } from './with-hub-storage.js';
+
+/**
+ * `vigil hub key`: prints the public key agents verify packages with (their
+ * hub.publicKeyFile). Before the hub's first start the key pair is created
+ * here, the same way the hub would.
+ */
+export async function runHubKey(configFile: string, out: Print): Promise<number> {
+  try {
+    const config = await loadHubConfig(configFile);
+    const publicKeyFile = signingKeyPaths(config.hub.dataDir).publicKey;
+    const pem = await readFile(publicKeyFile, 'utf8').catch(() => loadOrCreateSigningKey(config.hub.dataDir).publicKeyPem);
+    out(pem.trimEnd());
+    return 0;
+  } catch (err) {
+    process.stderr.write(err instanceof ConfigError ? err.format() + '\n' : `vigil hub key: ${describeError(err)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,88 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+
+/**
+ * The hub configuration (hub.yaml), declared once: validation, defaults, types
+ * and the documentation in config/hub.example.yaml follow this schema. Every
+ * `.describe()` is a full sentence with the unit and default.
+ */
+
+const positiveMs = (what: string, dflt: number) =>
+  z.number().int().positive().default(dflt).describe(`${what}, in milliseconds. Default ${dflt}.`);
+
+const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
+
+export const HubTlsSchema = z
+  .strictObject({
+    certFile: z.string().min(1).describe("PEM certificate (chain) the hub presents. Relative paths are resolved from the configuration file's folder."),
+    keyFile: z.string().min(1).describe("PEM private key of the certificate. Relative paths are resolved from the configuration file's folder."),
+  })
+  .describe('Serve HTTPS and WSS with this certificate and key. Default: plain HTTP and WS (put a TLS proxy in front, or set this).');
+
+/** One option per storage backend; PostgreSQL (several replicas) joins this union. */
+export const LmdbStorageSchema = z
+  .strictObject({
+    type: z.literal('lmdb').describe('lmdb: embedded storage in <hub.dataDir>/store; one hub replica.'),
+  })
+  .describe('Embedded LMDB storage: nothing else to run.');
+
+export const StorageSchema = z.discriminatedUnion('type', [LmdbStorageSchema]).describe('Where the hub keeps agents, results, models and deployments. Default lmdb.');
+
+export const HubConfigSchema = z
+  .strictObject({
+    hub: z
+      .strictObject({
+        id: z.string().min(1).max(128).optional().describe('Name of this hub replica, shown as connectedTo of the agents connected to it. Default the host name.'),
+        dataDir: z.string().min(1).default('./hub-data').describe("Folder for the hub's state: store/ (LMDB) and keys/ (the package signing key pair). Relative paths are resolved from the configuration file's folder. Default ./hub-data."),
+      })
+      .default({ dataDir: './hub-data' })
+      .describe('Who this hub replica is and where it keeps its state.'),
+    http: z
+      .strictObject({
+        host: z.string().min(1).default('0.0.0.0').describe('Address the API and the agent websocket listen on. Default 0.0.0.0 (every interface).'),
+        port: z.number().int().min(0).max(65535).default(8720).describe('Port of the API (/api/…), the agent websocket (/sync) and /metrics; 0 picks a free one. Default 8720.'),
+        tls: HubTlsSchema.optional(),
+        maxBodyBytes: z.number().int().positive().default(DEFAULT_MAX_BODY_BYTES).describe(`Largest request body accepted (model packages are uploaded as one body), in bytes; larger requests get 413. Default ${DEFAULT_MAX_BODY_BYTES} (64 MiB).`),
+      })
+      .default({ host: '0.0.0.0', port: 8720, maxBodyBytes: DEFAULT_MAX_BODY_BYTES })
+      .describe('The one port of the hub: HTTP API, agent websocket and metrics.'),
+    storage: StorageSchema.default({ type: 'lmdb' }),
+    sync: z
+      .strictObject({
+        heartbeatMs: positiveMs('How often agents are asked to send a heartbeat', 10_000),
+        offlineAfterMs: positiveMs('An agent not heard from for this long is disconnected (close code TIMEOUT) and shown offline', 35_000),
+        maxSkewMs: z.number().int().nonnegative().default(5000).describe('Agent clocks further than this from the hub clock are flagged as skewed in the API, in milliseconds. Default 5000.'),
+        maxQueuedBatches: z.number().int().positive().default(8).describe('Batches of one agent waiting to be stored before the hub stops reading from its connection (backpressure). Default 8.'),
+      })
+      .default({ heartbeatMs: 10_000, offlineAfterMs: 35_000, maxSkewMs: 5000, maxQueuedBatches: 8 })
+      .superRefine((s, ctx) => {
+        if (s.offlineAfterMs <= s.heartbeatMs) {
+          ctx.addIssue({ code: 'custom', path: ['offlineAfterMs'], message: `offlineAfterMs (${s.offlineAfterMs}) must be longer than heartbeatMs (${s.heartbeatMs}); about 3 heartbeats is usual` });
+        }
+      })
+      .describe('The websocket link with agents.'),
+    log: z
+      .strictObject({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info').describe('Least severe level that is logged. Default info.'),
+      })
+      .default({ level: 'info' })
+      .describe('Logging: JSON lines on stdout, readable lines on a terminal.'),
+  })
+  .describe('Vigil hub configuration.');
+
+export type HubConfigInput = z.infer<typeof HubConfigSchema>;
+
+/** The configuration after loading: defaults applied, paths absolute. */
+export interface HubConfig {
+  /** Absolute path of the configuration file. */
+  file: string;
+  hub: { id: string; dataDir: string };
+  http: { host: string; port: number; tls?: { certFile: string; keyFile: string }; maxBodyBytes: number };
+  storage: HubConfigInput['storage'];
+  sync: HubConfigInput['sync'];
+  log: HubConfigInput['log'];
+}
+
+export function defaultHubId(): string {
+  return hostname();
+}

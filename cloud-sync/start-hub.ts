@@ -1,0 +1,99 @@
+import { VIGIL_VERSION } from '../shared/version.js';
+import type { Logger } from '../shared/logger.js';
+import { agentRoutes } from './api/agent-routes.js';
+import { deploymentRoutes } from './api/deployment-routes.js';
+import { episodeRoutes } from './api/episode-routes.js';
+import { modelRoutes } from './api/model-routes.js';
+import { Authenticator } from './auth/authenticator.js';
+import type { HubConfig } from './config/hub-config-schema.js';
+import { openHubStorage } from './config/open-hub-storage.js';
+import { Deployer } from './deployments/deployer.js';
+import { ConnectionRegistry } from './gateway/connection-registry.js';
+import { SyncGateway } from './gateway/sync-gateway.js';
+import { HubRegistry } from './registry/hub-registry.js';
+import { loadOrCreateSigningKey, signingKeyPaths } from './registry/signing-key.js';
+import { createApiHandler } from './server/api-handler.js';
+import { HubMetrics } from './server/hub-metrics.js';
+import { listenHub } from './server/listen.js';
+import type { HubStorage } from './storage/hub-storage.js';
+
+export interface RunningHub {
+  /** http(s)://host:port of the API; the agents' websocket is at <url>/sync (ws/wss). */
+  url: string;
+  port: number;
+  storage: HubStorage;
+  stop(): Promise<void>;
+}
+
+/**
+ * Wires the hub:
+ *
+ *   storage (<dataDir>/store) ── signing key (<dataDir>/keys) ── registry (upload, sign)
+ *        │                                                        │
+ *   ConnectionRegistry ◄── Deployer (sends deploy, hears model_status)
+ *        │                    ▲ hooks
+ *   SyncGateway (upgrade auth → AgentConnection: hello, batch→ingest→ack, heartbeat)
+ *        │
+ *   one HTTP(S) port: /api/… routes of every room, /metrics, and `upgrade` → /sync
+ *
+ * stop(): agents closed with GOING_AWAY, port closed, deployer stopped, storage closed.
+ */
+export async function startHub(config: HubConfig, log: Logger): Promise<RunningHub> {
+  const storage = await openHubStorage(config);
+  // Undone in reverse order; whatever started before a failure is stopped.
+  const stops: Array<() => Promise<void> | void> = [() => storage.close()];
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      for (const step of [...stops].reverse()) await step();
+    })());
+  try {
+    const key = loadOrCreateSigningKey(config.hub.dataDir);
+    const registry = new HubRegistry({ storage, privateKey: key.privateKey, log });
+    const connections = new ConnectionRegistry();
+    const deployer = new Deployer({ storage, channels: connections, log });
+    const metrics = new HubMetrics(() => connections.connected().length);
+    const auth = new Authenticator(storage);
+    const gateway = new SyncGateway({
+      storage,
+      auth,
+      metrics,
+      log,
+      registry: connections,
+      hooks: deployer,
+      settings: { hubId: config.hub.id, heartbeatMs: config.sync.heartbeatMs, offlineAfterMs: config.sync.offlineAfterMs, maxQueuedBatches: config.sync.maxQueuedBatches },
+    });
+    await gateway.forgetStalePresence();
+
+    const startedAt = Date.now();
+    const handler = createApiHandler({
+      routes: [
+        ...agentRoutes({ storage, maxSkewMs: config.sync.maxSkewMs, disconnect: (agent, code, reason) => gateway.disconnect(agent, code, reason) }),
+        ...episodeRoutes({ storage }),
+        ...modelRoutes({ storage, registry }),
+        ...deploymentRoutes({ storage, deployer }),
+      ],
+      auth,
+      metrics,
+      maxBodyBytes: config.http.maxBodyBytes,
+      publicKeyPem: key.publicKeyPem,
+      health: async () => ({ status: 'ok', hub: config.hub.id, version: VIGIL_VERSION, storage: storage.kind, agentsConnected: connections.connected().length, uptimeS: Math.round((Date.now() - startedAt) / 1000) }),
+      log,
+    });
+    deployer.start();
+    stops.push(() => deployer.stop());
+    const server = await listenHub(config.http, handler);
+    server.server.on('upgrade', gateway.handleUpgrade);
+    stops.push(() => server.close());
+    // Stopped first: agents are told to go before the port and the storage close.
+    stops.push(() => gateway.stop());
+
+    const publicKeyFile = signingKeyPaths(config.hub.dataDir).publicKey;
+    if (key.created) log.info({ publicKeyFile }, 'created the package signing key pair; give agents the public key as hub.publicKeyFile');
+    log.info({ url: server.url, sync: `${server.url.replace(/^http/, 'ws')}/sync`, hub: config.hub.id, storage: storage.kind, publicKeyFile }, 'hub running');
+    return { url: server.url, port: server.port, storage, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

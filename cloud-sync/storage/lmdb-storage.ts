@@ -1,0 +1,254 @@
+import { VigilError } from '../../shared/errors.js';
+import type { SyncRecord, SyncStream } from '../../shared/sync-protocol.js';
+import type {
+  AgentPresencePatch,
+  AgentRecord,
+  ApiTokenRecord,
+  DeploymentRecord,
+  DeploymentTarget,
+  EpisodeFilter,
+  HubStorage,
+  IngestResult,
+  ModelVersionRecord,
+  RecordFilter,
+  Resolution,
+  StoredEpisode,
+  StoredRecord,
+  VersionPerformance,
+} from './hub-storage.js';
+import { LmdbDeployments } from './lmdb-deployments.js';
+import { LmdbEpisodes } from './lmdb-episodes.js';
+import { durableWrite, openHubDbs, type HubDbs } from './lmdb-layout.js';
+import { LmdbModels } from './lmdb-models.js';
+import { LmdbRecords } from './lmdb-records.js';
+import { mergePatch } from './merge-patch.js';
+
+export interface LmdbHubStorageOptions {
+  /** Initial map size in bytes (address space, not disk); lmdb-js grows it when full. Default 1 GiB. */
+  mapSize?: number;
+}
+
+/**
+ * The hub's embedded storage: one LMDB environment in `dir` (`<hub.dataDir>/store`),
+ * for a hub with one replica. Every write is its own abortable transaction and
+ * resolves once flushed to disk; reads are synchronous underneath.
+ */
+export async function openLmdbHubStorage(dir: string, options: LmdbHubStorageOptions = {}): Promise<HubStorage> {
+  const dbs = openHubDbs(dir, options.mapSize);
+  // Open barrier: a flushed write syncs whatever a killed predecessor had
+  // committed but not flushed, so everything readable is also durable.
+  await durableWrite(dbs.env, () => dbs.meta.putSync('store:openedAt', Date.now()));
+  return new LmdbHubStorage(dbs);
+}
+
+class LmdbHubStorage implements HubStorage {
+  readonly kind = 'lmdb';
+  private readonly records: LmdbRecords;
+  private readonly episodes: LmdbEpisodes;
+  private readonly models: LmdbModels;
+  private readonly deployments: LmdbDeployments;
+  private closing: Promise<void> | null = null;
+
+  constructor(private readonly dbs: HubDbs) {
+    this.records = new LmdbRecords(dbs);
+    this.episodes = new LmdbEpisodes(dbs);
+    this.models = new LmdbModels(dbs);
+    this.deployments = new LmdbDeployments(dbs);
+  }
+
+  // ── agents ──────────────────────────────────────────────────────────────
+  createAgent(agent: Pick<AgentRecord, 'id' | 'labels' | 'tokenHash' | 'tokenSalt' | 'createdAt'>): Promise<void> {
+    const record: AgentRecord = {
+      id: agent.id,
+      labels: { ...agent.labels },
+      tokenHash: agent.tokenHash,
+      tokenSalt: agent.tokenSalt,
+      createdAt: agent.createdAt,
+      revokedAt: null,
+      lastSeenAt: null,
+      connectedTo: null,
+      software: null,
+      epoch: null,
+      models: [],
+      health: null,
+      skewMs: null,
+    };
+    return durableWrite(this.dbs.env, () => {
+      if (this.dbs.agents.doesExist(agent.id)) throw new VigilError('VIGIL_API_CONFLICT', `agent ${agent.id} exists already`);
+      this.dbs.agents.putSync(agent.id, record);
+    });
+  }
+
+  async getAgent(id: string): Promise<AgentRecord | undefined> {
+    return this.dbs.agents.get(id);
+  }
+
+  /** In id order. */
+  async listAgents(): Promise<AgentRecord[]> {
+    return [...this.dbs.agents.getRange({})].map(({ value }) => value);
+  }
+
+  /** Rejects with VIGIL_API_NOT_FOUND when there is no such agent. */
+  updateAgentPresence(id: string, patch: AgentPresencePatch): Promise<void> {
+    return this.updateAgent(id, (agent) => mergePatch(agent, patch)).then((found) => {
+      if (!found) throw new VigilError('VIGIL_API_NOT_FOUND', `no agent ${id}`);
+    });
+  }
+
+  revokeAgent(id: string, at: number): Promise<boolean> {
+    return this.updateAgent(id, (agent) => ({ ...agent, revokedAt: at }));
+  }
+
+  replaceAgentToken(id: string, tokenHash: string, tokenSalt: string): Promise<boolean> {
+    return this.updateAgent(id, (agent) => ({ ...agent, tokenHash, tokenSalt, revokedAt: null }));
+  }
+
+  // ── results ─────────────────────────────────────────────────────────────
+  ingest(agent: string, epoch: string, stream: SyncStream, records: readonly SyncRecord[], receivedAt: number): Promise<IngestResult> {
+    // NUL delimits the elements of an ordered-binary key: an epoch holding one
+    // could alias another (agent, epoch) position.
+    if (agent.includes('\0') || epoch.includes('\0')) {
+      return Promise.reject(new VigilError('VIGIL_SYNC_PROTOCOL', `agent id and epoch must not contain NUL characters (agent ${JSON.stringify(agent)})`));
+    }
+    const onStored =
+      stream === 'episodes' ? (body: unknown) => this.episodes.applyRevision(body, agent, receivedAt) : () => undefined;
+    return durableWrite(this.dbs.env, () => this.records.writeBatch(agent, epoch, stream, records, receivedAt, onStored));
+  }
+
+  async storedUpTo(agent: string, epoch: string, stream: SyncStream): Promise<number> {
+    return this.records.storedUpTo(agent, epoch, stream);
+  }
+
+  async listRecords(stream: SyncStream, filter: RecordFilter): Promise<StoredRecord[]> {
+    return this.records.list(stream, filter);
+  }
+
+  async countRecords(stream: SyncStream, agent?: string): Promise<number> {
+    return this.records.count(stream, agent);
+  }
+
+  // ── episodes ────────────────────────────────────────────────────────────
+  async listEpisodes(filter: EpisodeFilter): Promise<StoredEpisode[]> {
+    return this.episodes.list(filter);
+  }
+
+  async getEpisode(id: string): Promise<StoredEpisode | undefined> {
+    return this.episodes.get(id);
+  }
+
+  resolveEpisode(id: string, resolution: Resolution): Promise<StoredEpisode | undefined> {
+    return this.episodes.resolve(id, resolution);
+  }
+
+  async versionPerformance(model?: string): Promise<VersionPerformance[]> {
+    return this.episodes.performance(model);
+  }
+
+  // ── model registry ──────────────────────────────────────────────────────
+  putModelVersion(record: ModelVersionRecord, packageBytes: Uint8Array): Promise<'created' | 'exists'> {
+    return this.models.put(record, packageBytes);
+  }
+
+  async getModelVersion(name: string, version: string): Promise<ModelVersionRecord | undefined> {
+    return this.models.get(name, version);
+  }
+
+  async getPackage(name: string, version: string): Promise<Uint8Array | undefined> {
+    return this.models.getPackage(name, version);
+  }
+
+  async listModelVersions(name?: string): Promise<ModelVersionRecord[]> {
+    return this.models.list(name);
+  }
+
+  // ── deployments ─────────────────────────────────────────────────────────
+  /** Rejects with VIGIL_API_CONFLICT when the id exists. */
+  createDeployment(deployment: DeploymentRecord, targets: readonly DeploymentTarget[]): Promise<void> {
+    return this.deployments.create(deployment, targets);
+  }
+
+  async getDeployment(id: string): Promise<DeploymentRecord | undefined> {
+    return this.deployments.get(id);
+  }
+
+  async listDeployments(filter?: { model?: string; agent?: string; limit?: number }): Promise<DeploymentRecord[]> {
+    return this.deployments.list(filter);
+  }
+
+  updateDeployment(id: string, patch: Partial<Pick<DeploymentRecord, 'state' | 'reason' | 'updatedAt'>>): Promise<void> {
+    return this.deployments.update(id, patch);
+  }
+
+  async listTargets(deployment: string): Promise<DeploymentTarget[]> {
+    return this.deployments.targets(deployment);
+  }
+
+  async targetsOfAgent(agent: string): Promise<DeploymentTarget[]> {
+    return this.deployments.targetsOfAgent(agent);
+  }
+
+  updateTarget(
+    deployment: string,
+    agent: string,
+    patch: Partial<Pick<DeploymentTarget, 'status' | 'reason' | 'shadowUntil' | 'updatedAt'>>,
+  ): Promise<void> {
+    return this.deployments.updateTarget(deployment, agent, patch);
+  }
+
+  // ── API tokens ──────────────────────────────────────────────────────────
+  /** Rejects with VIGIL_API_CONFLICT when the id exists. */
+  createApiToken(token: ApiTokenRecord): Promise<void> {
+    return durableWrite(this.dbs.env, () => {
+      if (this.dbs.apiTokens.doesExist(token.id)) throw new VigilError('VIGIL_API_CONFLICT', `API token ${token.id} exists already`);
+      this.dbs.apiTokens.putSync(token.id, token);
+    });
+  }
+
+  async getApiToken(id: string): Promise<ApiTokenRecord | undefined> {
+    return this.dbs.apiTokens.get(id);
+  }
+
+  /** Oldest first. */
+  async listApiTokens(): Promise<ApiTokenRecord[]> {
+    return [...this.dbs.apiTokens.getRange({})].map(({ value }) => value).sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  revokeApiToken(id: string, at: number): Promise<boolean> {
+    return durableWrite(this.dbs.env, () => {
+      const token = this.dbs.apiTokens.get(id);
+      if (!token) return false;
+      this.dbs.apiTokens.putSync(id, { ...token, revokedAt: at });
+      return true;
+    });
+  }
+
+  // ── meta ────────────────────────────────────────────────────────────────
+  async getMeta<T>(key: string): Promise<T | undefined> {
+    return this.dbs.meta.get(key) as T | undefined;
+  }
+
+  setMeta(key: string, value: unknown): Promise<void> {
+    return durableWrite(this.dbs.env, () => {
+      this.dbs.meta.putSync(key, value);
+    });
+  }
+
+  /** Waits for writes in flight to be durable, then closes the environment. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.dbs.env.flushed;
+      await this.dbs.env.close();
+    })();
+    return this.closing;
+  }
+
+  /** Read-modify-write of one agent in one transaction; false when there is no such agent. */
+  private updateAgent(id: string, change: (agent: AgentRecord) => AgentRecord): Promise<boolean> {
+    return durableWrite(this.dbs.env, () => {
+      const agent = this.dbs.agents.get(id);
+      if (!agent) return false;
+      this.dbs.agents.putSync(id, change(agent));
+      return true;
+    });
+  }
+}
