@@ -18,7 +18,7 @@ import type { AgentHealth, DeploymentStatus, ModelVersions, SyncRecord, SyncStre
 export interface AgentRecord {
   id: string;
   labels: Record<string, string>;
-  /** scrypt of the token with `tokenSalt`, hex. */
+  /** sha256(salt ‖ token), hex (see cloud-sync/auth/tokens.ts). */
   tokenHash: string;
   tokenSalt: string;
   createdAt: number;
