@@ -61,6 +61,8 @@ const seq = z.number().int().nonnegative();
 const ms = z.number().finite();
 const streamSchema = z.enum(SYNC_STREAMS);
 const cursors = z.strictObject({ scores: seq, episodes: seq, events: seq });
+/** Letters, digits, _ and - only: epochs become parts of storage keys. */
+const epoch = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'an epoch of 1–64 letters, digits, _ or -');
 
 /** Versions of one model on an agent, as its registry sees them. */
 export const ModelVersionsSchema = z.strictObject({
@@ -109,7 +111,7 @@ export const HelloSchema = z.strictObject({
   agent: z.string().min(1),
   software: z.string().min(1),
   /** Identifies the agent's store: a fresh store (first start, quarantine) starts seqs at 1 under a new epoch. */
-  epoch: z.string().min(1).max(64),
+  epoch,
   /** Highest seq per stream the agent has seen acknowledged. */
   acked: cursors,
   models: z.array(ModelVersionsSchema),
@@ -120,7 +122,7 @@ export const HelloSchema = z.strictObject({
 export const BatchSchema = z.strictObject({
   type: z.literal('batch'),
   stream: streamSchema,
-  epoch: z.string().min(1).max(64),
+  epoch,
   /** The records' seq range: first ≤ every seq ≤ last; seqs strictly increasing. */
   first: seq.min(1),
   last: seq.min(1),
@@ -167,7 +169,7 @@ export const WelcomeSchema = z.strictObject({
 export const AckSchema = z.strictObject({
   type: z.literal('ack'),
   stream: streamSchema,
-  epoch: z.string().min(1).max(64),
+  epoch,
   /** Every record of the stream up to this seq is stored on the hub. */
   upTo: seq,
 });
