@@ -152,6 +152,7 @@ export async function checkConfig(file: string): Promise<CheckResult> {
       sources,
       opcuaTags: checked.opcuaTags,
       mqttTags: checked.mqttTags,
+      ...(main.data.hub ? { hub: main.data.hub } : {}),
     },
     baseDir,
   );

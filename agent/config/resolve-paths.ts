@@ -30,5 +30,6 @@ export function resolvePaths(config: ResolvedConfig, baseDir: string): ResolvedC
     };
   });
   const modelsDir = config.models.dir ? resolve(baseDir, config.models.dir) : join(dataDir, 'models');
-  return { ...config, agent: { ...config.agent, dataDir }, models: { ...config.models, dir: modelsDir }, sources };
+  const hub = config.hub && { ...config.hub, tokenFile: abs(config.hub.tokenFile), publicKeyFile: resolve(baseDir, config.hub.publicKeyFile), caFile: abs(config.hub.caFile) };
+  return { ...config, agent: { ...config.agent, dataDir }, models: { ...config.models, dir: modelsDir }, sources, ...(hub ? { hub } : {}) };
 }

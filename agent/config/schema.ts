@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_BATCH_RECORDS } from '../../shared/sync-protocol.js';
 
 /**
  * The agent configuration, declared once. These zod schemas are the single
@@ -177,6 +178,32 @@ export const MqttTagSchema = z
 /** A tag of either kind; which one applies is decided by its source's type. */
 export const TagSchema = z.union([OpcuaTagSchema, MqttTagSchema]);
 
+// ── Hub ────────────────────────────────────────────────────────────────────
+export const HubSchema = z
+  .strictObject({
+    url: z
+      .string()
+      .regex(/^wss?:\/\/[^/\s]+(\/\S*)?$/, 'a hub URL such as wss://hub.plant.local:8720 (ws:// only on a trusted test network)')
+      .describe('Address of the hub, e.g. wss://hub.plant.local:8720; the agent connects to <url>/sync and downloads model packages from the same host over https (http for ws://).'),
+    tokenFile: secretFile('agent token (printed once by `vigil hub agents add`)'),
+    tokenEnv: secretEnv('agent token'),
+    publicKeyFile: z
+      .string()
+      .min(1)
+      .describe("PEM file of the hub's ed25519 public key (`vigil hub key`); model packages from the hub are verified with it and refused when their signature does not match. Relative paths are resolved from the configuration file's folder."),
+    caFile: z.string().min(1).optional().describe("PEM file of a CA that signed the hub's certificate, for wss:// with a private CA. Relative paths are resolved from the configuration file's folder. Default: the system's CAs."),
+    heartbeatMs: positiveMs('How often the agent sends its health to the hub (more often if the hub asks for it)', 10_000),
+    reconnect: ReconnectSchema.default({ initialDelayMs: 1000, maxDelayMs: 60_000 }),
+    batchRecords: z.number().int().positive().max(MAX_BATCH_RECORDS).default(500).describe(`Most records sent in one batch (batches also stay under 4 MiB); at most ${MAX_BATCH_RECORDS}. Default 500.`),
+    inFlightBatches: z.number().int().positive().max(64).default(4).describe('Batches per stream sent and not yet acknowledged by the hub; more keeps a slow link busier, fewer bounds what is resent after a reconnect. At most 64. Default 4.'),
+  })
+  .superRefine((h, ctx) => {
+    if (!h.tokenFile && !h.tokenEnv) {
+      ctx.addIssue({ code: 'custom', path: ['tokenFile'], message: 'the hub needs the agent token: give tokenFile or tokenEnv (tokens are never written inline)' });
+    }
+  })
+  .describe('The central hub this agent sends its results to and receives signed model versions from. Leave it out to run the agent on its own.');
+
 // ── Whole file ────────────────────────────────────────────────────────────
 export const AgentConfigSchema = z
   .strictObject({
@@ -223,6 +250,7 @@ export const AgentConfigSchema = z
     sources: z.array(SourceSchema).default([]).describe('OPC UA servers and MQTT brokers to read.'),
     tagFiles: z.array(z.string().min(1)).default([]).describe('YAML or CSV tag files, relative to this file. Their tags are added to tags.'),
     tags: z.array(TagSchema).default([]).describe('Tags written inline.'),
+    hub: HubSchema.optional(),
   })
   .describe('Vigil agent configuration.');
 
@@ -239,6 +267,8 @@ export type MqttSourceConfig = z.infer<typeof MqttSourceSchema>;
 export type OpcuaTagConfig = z.infer<typeof OpcuaTagSchema>;
 export type MqttTagConfig = z.infer<typeof MqttTagSchema>;
 export type TagConfig = OpcuaTagConfig | MqttTagConfig;
+/** The `hub` section; in a ResolvedConfig its file paths are absolute. */
+export type HubConfig = z.infer<typeof HubSchema>;
 
 /** Where a tag (or any value) was written, for error messages and /tags. */
 export interface Origin {
@@ -264,4 +294,6 @@ export interface ResolvedConfig {
   sources: SourceConfig[];
   opcuaTags: Array<OpcuaTagConfig & { origin: Origin }>;
   mqttTags: Array<MqttTagConfig & { origin: Origin }>;
+  /** Absent: the agent runs on its own (no sync). */
+  hub?: HubConfig;
 }

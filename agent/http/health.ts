@@ -1,19 +1,40 @@
 import type { SamplePipeline } from '../pipeline/sample-pipeline.js';
 import type { Source, SourceHealth } from '../sources/source.js';
+import type { HubBacklog, HubLinkStatus } from '../sync/link-state.js';
+
+/** The hub link as /healthz shows it. */
+export type HubHealth =
+  | { configured: false }
+  | (Omit<HubLinkStatus, 'counters'> & { configured: true; backlog: HubBacklog });
 
 export interface HealthReport {
   status: 'ok' | 'degraded';
   reasons: string[];
   sources: SourceHealth[];
   pipeline: ReturnType<SamplePipeline['snapshot']>;
+  hub: HubHealth;
   uptimeSeconds: number;
 }
 
 /**
- * Healthy means: every source connected and the pipeline not refusing samples
- * right now. Anything else is a reason plant IT can act on, listed by name.
+ * A hub away this long makes the agent `degraded`. Not sooner: the outbox
+ * absorbs outages and a hub restart is routine; after this long someone
+ * should look (the backlog grows, and results reach people late).
  */
-export function assessHealth(sources: readonly Source[], pipeline: SamplePipeline, startedAt: number): HealthReport {
+export const HUB_UNREACHABLE_DEGRADED_MS = 5 * 60_000;
+
+/**
+ * Healthy means: every source connected, the pipeline not refusing samples
+ * right now, and the hub (when configured) reachable or away only briefly.
+ * Anything else is a reason plant IT can act on, listed by name.
+ */
+export function assessHealth(
+  sources: readonly Source[],
+  pipeline: SamplePipeline,
+  startedAt: number,
+  hubLink?: { status: HubLinkStatus; backlog: HubBacklog },
+  now: () => number = Date.now,
+): HealthReport {
   const reasons: string[] = [];
   const healths = sources.map((s) => s.health());
   for (const h of healths) {
@@ -21,11 +42,24 @@ export function assessHealth(sources: readonly Source[], pipeline: SamplePipelin
   }
   const p = pipeline.snapshot();
   if (p.depth >= p.capacity) reasons.push(`the sample pipeline is full (${p.capacity} samples); new samples are being dropped`);
+  let hub: HubHealth = { configured: false };
+  if (hubLink) {
+    const { counters: _counters, ...status } = hubLink.status;
+    hub = { configured: true, ...status, backlog: hubLink.backlog };
+    const waiting = `${hubLink.backlog.scores + hubLink.backlog.episodes + hubLink.backlog.events} records wait in the outbox`;
+    if (status.state === 'unauthorized') {
+      reasons.push(`the hub ${status.url} refused this agent's token (${status.lastError ?? 'HTTP 401'}); fix hub.tokenFile or hub.tokenEnv — ${waiting}`);
+    } else if (!status.connected && status.unreachableSince !== null && status.state !== 'stopped' && now() - status.unreachableSince >= HUB_UNREACHABLE_DEGRADED_MS) {
+      const minutes = Math.floor((now() - status.unreachableSince) / 60_000);
+      reasons.push(`the hub ${status.url} has been unreachable for ${minutes} min${status.lastError ? ` (${status.lastError})` : ''}; ${waiting}`);
+    }
+  }
   return {
     status: reasons.length === 0 ? 'ok' : 'degraded',
     reasons,
     sources: healths,
     pipeline: p,
-    uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+    hub,
+    uptimeSeconds: Math.round((now() - startedAt) / 1000),
   };
 }

@@ -28,6 +28,14 @@ export interface EpisodeMetricsSource {
   counters(): { appendFailures: number; trackers: Record<string, { opened: number; closed: number; merged: number; droppedShort: number; updates: number }> };
 }
 
+/** What the hub link exposes for /metrics (HubLink.status() fits). */
+export interface SyncMetricsSource {
+  status(): {
+    connected: boolean;
+    counters: { recordsSent: Record<string, number>; acked: Record<string, number>; reconnects: number; protocolErrors: number };
+  };
+}
+
 export interface MetricsInputs {
   sources: () => readonly Source[];
   pipeline: SamplePipeline;
@@ -35,6 +43,7 @@ export interface MetricsInputs {
   scoring?: ScoringMetricsSource;
   store?: StoreMetricsSource;
   episodes?: EpisodeMetricsSource;
+  sync?: SyncMetricsSource;
 }
 
 /**
@@ -136,7 +145,44 @@ export function createMetricsRegistry(inputs: MetricsInputs): Registry {
   if (inputs.scoring) registerScoringMetrics(registry, inputs.scoring);
   if (inputs.store) registerStoreMetrics(registry, inputs.store);
   if (inputs.episodes) registerEpisodeMetrics(registry, inputs.episodes);
+  if (inputs.sync) registerSyncMetrics(registry, inputs.sync);
   return registry;
+}
+
+function registerSyncMetrics(registry: Registry, sync: SyncMetricsSource): void {
+  const perStream = (name: string, help: string, pick: (c: ReturnType<SyncMetricsSource['status']>['counters']) => Record<string, number>) =>
+    new Counter({
+      name,
+      help,
+      labelNames: ['stream'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [stream, n] of Object.entries(pick(sync.status().counters))) this.inc({ stream }, n);
+      },
+    });
+  perStream('vigil_sync_records_sent_total', 'Outbox records sent to the hub, by stream (records resent after a reconnect count again).', (c) => c.recordsSent);
+  perStream('vigil_sync_acked_total', 'Outbox records the hub acknowledged as stored, by stream.', (c) => c.acked);
+  new Gauge({
+    name: 'vigil_sync_connected',
+    help: '1 while the agent is connected to the hub (welcomed), else 0.',
+    registers: [registry],
+    collect() {
+      this.set(sync.status().connected ? 1 : 0);
+    },
+  });
+  const total = (name: string, help: string, pick: (c: ReturnType<SyncMetricsSource['status']>['counters']) => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(pick(sync.status().counters));
+      },
+    });
+  total('vigil_sync_reconnects_total', 'Connections to the hub lost or refused, each followed by a new attempt after a backoff.', (c) => c.reconnects);
+  total('vigil_sync_protocol_errors_total', 'Malformed or out-of-order messages from the hub (each closes the connection with code 4000).', (c) => c.protocolErrors);
 }
 
 function registerStoreMetrics(registry: Registry, store: StoreMetricsSource): void {

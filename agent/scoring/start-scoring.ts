@@ -3,7 +3,7 @@ import { describeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { WindowResult } from '../../shared/window-result.js';
 import type { ResolvedConfig } from '../config/schema.js';
-import { deployPackage } from '../models/deploy-package.js';
+import { deployPackage, type DeployOutcome } from '../models/deploy-package.js';
 import { ModelDirectory } from '../models/model-directory.js';
 import { ModelRegistry, type ModelEvent, type OfferOptions } from '../models/model-registry.js';
 import { ModelPersistence, type PackageStore, type RolesStore } from '../models/model-persistence.js';
@@ -17,6 +17,12 @@ export interface RunningScoring {
   directory: ModelDirectory;
   /** Data for GET /models. */
   view(): ModelsView;
+  /**
+   * Deploys package bytes from elsewhere (the hub), through the same serial
+   * queue as the model folder, so calls for one model never overlap. `origin`
+   * names the source in logs (e.g. `hub:<deployment>`). Never throws for a bad package.
+   */
+  deploy(bytes: Uint8Array, origin: string, options: OfferOptions): Promise<DeployOutcome>;
   stop(): Promise<void>;
 }
 
@@ -103,10 +109,18 @@ export async function startScoring(config: ResolvedConfig, log: Logger, listener
   await directory.start();
   await shadowDirectory.start();
 
+  const deployQueued = (bytes: Uint8Array, origin: string, options: OfferOptions): Promise<DeployOutcome> => {
+    // After whatever is queued, even if that failed.
+    const outcome = queue.catch(() => undefined).then(() => deploy(bytes, origin, options));
+    queue = outcome.catch(() => undefined);
+    return outcome;
+  };
+
   return {
     host,
     registry,
     directory,
+    deploy: deployQueued,
     view: () => ({ ...summarizeModels(registry, host), refusedPackages: refusedPackages.map((p) => ({ ...p })) }),
     stop: async () => {
       await directory.stop();

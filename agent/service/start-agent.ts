@@ -10,7 +10,7 @@ import { EpisodeFlow } from '../episodes/episode-flow.js';
 import { modelAgentEvent } from '../episodes/model-agent-event.js';
 import { DropReporter } from '../events/drop-events.js';
 import { SourceEventWatcher } from '../events/source-events.js';
-import { assessHealth } from '../http/health.js';
+import { assessHealth, type HealthReport } from '../http/health.js';
 import { createMetricsRegistry } from '../http/metrics.js';
 import { startAgentHttp } from '../http/server.js';
 import { SamplePipeline } from '../pipeline/sample-pipeline.js';
@@ -18,6 +18,7 @@ import { startScoring, type RunningScoring } from '../scoring/start-scoring.js';
 import { createSources } from '../sources/create-sources.js';
 import type { Source } from '../sources/source.js';
 import { openAgentStore, type AgentStore } from '../store/open-store.js';
+import { startHubLink, type HubLink } from '../sync/hub-link.js';
 import { TagTable } from '../tags/tag-table.js';
 
 export interface RunningAgent {
@@ -29,6 +30,8 @@ export interface RunningAgent {
   scoring: RunningScoring;
   store: AgentStore;
   episodes: EpisodeFlow;
+  /** The link to the hub, when `hub` is configured. */
+  hub: HubLink | undefined;
   /** Subscribe to every window result (scored, insufficient, shadow). */
   onResults(listener: (results: WindowResult[]) => void): void;
   /** Stops sources, delivers what the pipeline holds, scores and commits it, closes the store and HTTP. Safe to call twice. */
@@ -45,7 +48,10 @@ export interface RunningAgent {
  *   results ──> EpisodeFlow: scores ─┬─> outbox "scores"      (LMDB, gap-free seq per stream,
  *                     EpisodeTracker ├─> outbox "episodes"     committed = flushed to disk,
  *   model, source, store events ─────┴─> outbox "events"       kept until the hub acknowledges)
- *   model folder (*.vmodel) ──> deployPackage ──> ModelRegistry (active/pending/shadow/previous)
+ *   outbox ──> HubLink (websocket, when `hub` is set): batches in seq order; hub acks delete them;
+ *              heartbeats carry health; the outbox absorbs outages
+ *   model folder (*.vmodel) ──┬─> deployPackage ──> ModelRegistry (active/pending/shadow/previous)
+ *   hub deploy ──> signature ─┘   (one queue)      registry events ──> model_status to the hub
  *   /healthz, /metrics, /tags, /models, /episodes read all of the above.
  *
  * Sources start in the background: one that cannot connect is retried and
@@ -128,29 +134,40 @@ export async function startAgent(config: ResolvedConfig, log: Logger): Promise<R
 
   const sources = createSources(config, { agentId, dataDir: config.agent.dataDir, sink: pipeline, status: tags, log });
   const sourceEvents = new SourceEventWatcher(agentId, () => sources, raise);
+  const dropCounts = () => {
+    const counts: Record<string, number> = { 'pipeline/overflow': pipeline.snapshot().droppedOverflow };
+    for (const source of sources) for (const [reason, n] of Object.entries(source.counters().dropped)) counts[`source:${source.name}/${reason}`] = n;
+    for (const { model, counters } of running.host.windowCounters()) {
+      // A model may have two windowers while versions of different window shapes overlap.
+      counts[`window:${model}/late_sample`] = (counts[`window:${model}/late_sample`] ?? 0) + counters.late;
+      counts[`window:${model}/invalid_sample`] = (counts[`window:${model}/invalid_sample`] ?? 0) + counters.invalid;
+    }
+    return counts;
+  };
   // Once a minute, what was dropped anywhere (sources, pipeline, windows) becomes one event for the hub.
-  const dropReporter = new DropReporter(
-    agentId,
-    () => {
-      const counts: Record<string, number> = { 'pipeline/overflow': pipeline.snapshot().droppedOverflow };
-      for (const source of sources) for (const [reason, n] of Object.entries(source.counters().dropped)) counts[`source:${source.name}/${reason}`] = n;
-      for (const { model, counters } of running.host.windowCounters()) {
-        // A model may have two windowers while versions of different window shapes overlap.
-        counts[`window:${model}/late_sample`] = (counts[`window:${model}/late_sample`] ?? 0) + counters.late;
-        counts[`window:${model}/invalid_sample`] = (counts[`window:${model}/invalid_sample`] ?? 0) + counters.invalid;
-      }
-      return counts;
-    },
-    raise,
-  );
+  const dropReporter = new DropReporter(agentId, dropCounts, raise);
 
-  const metrics = createMetricsRegistry({ sources: () => sources, pipeline, tags, scoring: running.host, store, episodes });
+  let hub: HubLink | undefined;
+  const health = (): HealthReport => {
+    const report = assessHealth(sources, pipeline, startedAt, hub && { status: hub.status(), backlog: hub.backlog() });
+    if (alarms.length === 0) return report;
+    return { ...report, status: 'degraded', reasons: [...report.reasons, ...alarms] };
+  };
+  if (config.hub) {
+    const sum = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+    hub = startHubLink({
+      agentId,
+      config: config.hub,
+      store,
+      scoring: running,
+      health: { sources: () => sources, tags, dropsTotal: () => sum(dropCounts()) + sum(store.counters().evicted), assess: health, startedAt },
+      log: log.child({ component: 'sync' }),
+    });
+  }
+
+  const metrics = createMetricsRegistry({ sources: () => sources, pipeline, tags, scoring: running.host, store, episodes, ...(hub ? { sync: hub } : {}) });
   const http = await startAgentHttp(config.http.host, config.http.port, {
-    health: () => {
-      const report = assessHealth(sources, pipeline, startedAt);
-      if (alarms.length === 0) return report;
-      return { ...report, status: 'degraded', reasons: [...report.reasons, ...alarms] };
-    },
+    health,
     tags: () => tags.list(),
     metrics,
     models: () => running.view(),
@@ -173,6 +190,8 @@ export async function startAgent(config: ResolvedConfig, log: Logger): Promise<R
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
+      // The hub link first: no download or deployment starts while the rest winds down; the outbox keeps what it did not send.
+      await hub?.stop();
       abort.abort();
       sourceEvents.stop();
       dropReporter.stop();
@@ -189,5 +208,5 @@ export async function startAgent(config: ResolvedConfig, log: Logger): Promise<R
     })();
     return stopping;
   };
-  return { httpUrl: http.url, sources, pipeline, tags, scoring: running, store, episodes, onResults: (l) => resultListeners.push(l), stop };
+  return { httpUrl: http.url, sources, pipeline, tags, scoring: running, store, episodes, hub, onResults: (l) => resultListeners.push(l), stop };
 }

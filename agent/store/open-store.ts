@@ -60,6 +60,8 @@ export interface AgentStore {
   state: AgentState;
   /** Where a damaged environment was moved at this open, else null. */
   quarantinedTo: string | null;
+  /** Random id of this store, made when it was created (a quarantined → fresh store gets a new one); the hub keys records by it. */
+  epoch: string;
   counters(): StoreCounters;
   sizeBytes(): StoreSize;
   /** Clears reader slots of dead processes now (also done every minute); returns how many. */
@@ -161,6 +163,7 @@ export async function openAgentStore(options: AgentStoreOptions): Promise<AgentS
   // committed, so every record on disk may be handed to the hub.
   const state = new AgentState(dbs.state);
   await whenDurable(dbs.state, dbs.state.put('store:openedAt', now()));
+  const epoch = await state.ensureEpoch();
 
   const agent = options.agent ?? 'agent';
   const outbox = new Outbox({ records: dbs.outbox, meta: dbs.meta, agent, log, now });
@@ -186,6 +189,7 @@ export async function openAgentStore(options: AgentStoreOptions): Promise<AgentS
     models: new ModelStore(dbs.models),
     state,
     quarantinedTo,
+    epoch,
     checkReaders,
     counters: () => {
       const q = quota.counters();
