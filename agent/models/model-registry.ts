@@ -294,6 +294,19 @@ export class ModelRegistry {
     return this.offer({ name, version: shadow }, { mode: 'activate', explicit: true });
   }
 
+  /** The shadow version stops scoring (a rollback of its deployment); it is released. */
+  stopShadow(name: string, reason: string): OfferOutcome {
+    const slot = this.slots.get(name);
+    const shadow = slot?.shadow;
+    if (!slot || shadow === undefined) return { result: 'unchanged', reason: `${name} has no shadow version`, released: [] };
+    const before = keysOf(slot);
+    slot.shadow = undefined;
+    this.record(slot, { version: shadow, kind: 'shadow_stopped', reason, message: `${name}@${shadow} no longer scores in shadow: ${reason}` });
+    const released = releasedKeys(before, slot);
+    this.flush();
+    return { result: 'unchanged', released };
+  }
+
   /** An operator's rollback: the previous version takes over at the next window boundary; the current one is released. */
   rollback(name: string): OfferOutcome {
     const previous = this.slots.get(name)?.previous;

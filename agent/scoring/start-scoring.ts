@@ -3,7 +3,7 @@ import { describeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { WindowResult } from '../../shared/window-result.js';
 import type { ResolvedConfig } from '../config/schema.js';
-import { deployPackage, type DeployOutcome } from '../models/deploy-package.js';
+import { deployPackage, unloadAll, type DeployOutcome } from '../models/deploy-package.js';
 import { ModelDirectory } from '../models/model-directory.js';
 import { ModelRegistry, type ModelEvent, type OfferOptions } from '../models/model-registry.js';
 import { ModelPersistence, type PackageStore, type RolesStore } from '../models/model-persistence.js';
@@ -23,6 +23,8 @@ export interface RunningScoring {
    * names the source in logs (e.g. `hub:<deployment>`). Never throws for a bad package.
    */
   deploy(bytes: Uint8Array, origin: string, options: OfferOptions): Promise<DeployOutcome>;
+  /** Stops the model's shadow version and unloads it, in the same queue. */
+  stopShadow(model: string, reason: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -121,6 +123,15 @@ export async function startScoring(config: ResolvedConfig, log: Logger, listener
     registry,
     directory,
     deploy: deployQueued,
+    stopShadow: (model, reason) => {
+      const done = queue.catch(() => undefined).then(async () => {
+        const { released } = registry.stopShadow(model, reason);
+        await unloadAll(host, released, scoringLog);
+        await kept?.sync();
+      });
+      queue = done.catch(() => undefined);
+      return done;
+    },
     view: () => ({ ...summarizeModels(registry, host), refusedPackages: refusedPackages.map((p) => ({ ...p })) }),
     stop: async () => {
       await directory.stop();

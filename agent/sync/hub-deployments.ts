@@ -14,6 +14,8 @@ export interface DeployTarget {
   registry: ModelRegistry;
   /** Through the same serial queue as the model folder. */
   deploy(bytes: Uint8Array, origin: string, options: OfferOptions): Promise<DeployOutcome>;
+  /** Stops the model's shadow version and unloads it (a rollback of the deployment that brought it). */
+  stopShadow(model: string, reason: string): Promise<void>;
 }
 
 export interface HubDeploymentsOptions {
@@ -121,9 +123,20 @@ export class HubDeployments {
     if (inside !== null && inside !== key) return this.refuse(key, d, `the package holds ${inside}, but the hub announced ${key}`, log, false);
 
     const outcome = await this.o.scoring.deploy(bytes, `hub:${d.deployment}`, { mode: d.mode, explicit: true });
+    // A rollback returns the model to this version: a candidate still in shadow goes too.
+    if (d.rollback) await this.stopShadow(d.model, d.version, log);
     const change = statusForOutcome(outcome, roleOf(this.o.scoring.registry.snapshot(), d.model, d.version));
     log.info({ result: outcome.result, status: change.status, reason: change.reason }, `hub deployment of ${key}: ${change.status}`);
     this.send(key, change.status, change.reason);
+  }
+
+  private async stopShadow(model: string, keep: string, log: Logger): Promise<void> {
+    const shadow = this.o.scoring.registry.snapshot().find((m) => m.name === model)?.shadow;
+    if (!shadow || shadow === keep) return;
+    const reason = `rolled back by the hub to ${model}@${keep}`;
+    await this.o.scoring.stopShadow(model, reason);
+    log.info({ stopped: `${model}@${shadow}` }, `shadow version ${model}@${shadow} stopped: ${reason}`);
+    this.send(`${model}@${shadow}`, 'rolled_back', reason);
   }
 
   private async download(d: Deploy, log: Logger): Promise<FetchedPackage> {

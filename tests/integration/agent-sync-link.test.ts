@@ -203,6 +203,7 @@ function startLink(hub: Record<string, unknown> = {}, extra: Partial<HubLinkOpti
     scoring: {
       registry: new ModelRegistry(),
       deploy: () => Promise.reject(new Error('no deployments in these tests')),
+      stopShadow: () => Promise.reject(new Error('no deployments in these tests')),
     },
     health: { sources: () => [], tags, dropsTotal: () => 7, assess: () => ({ status: 'ok', reasons: [] }), startedAt: Date.now() },
     log: silentLogger(),

@@ -28,6 +28,7 @@ async function setup(options: { publicKey?: () => string; download?: (d: Deploy)
   const scoring = {
     registry,
     deploy: (bytes: Uint8Array, origin: string, o: OfferOptions) => deployPackage(bytes, origin, { registry, loader, configuredTags: TAGS, log: silentLogger() }, o),
+    stopShadow: async (model: string, reason: string) => void registry.stopShadow(model, reason),
   };
   const make = () =>
     new HubDeployments({
@@ -55,6 +56,20 @@ async function setup(options: { publicKey?: () => string; download?: (d: Deploy)
 }
 
 describe('HubDeployments', () => {
+  it('a rollback of a shadow deployment stops the candidate and reports it rolled_back', async () => {
+    const { registry, deployments, notice, apply, statuses } = await setup();
+    await apply(deployments, await notice('d1', '1.0.0', 'activate'));
+    await apply(deployments, await notice('d2', '1.1.0', 'shadow'));
+    expect(registry.snapshot()[0]).toMatchObject({ active: '1.0.0', shadow: '1.1.0' });
+    expect(statuses('d2')).toEqual(['downloading', 'shadow']);
+
+    // The hub rolls d2 back: each agent returns to its previous version, here the one still active.
+    await apply(deployments, await notice('r2', '1.0.0', 'activate', { rollback: true }));
+    expect(registry.snapshot()[0]).toMatchObject({ active: '1.0.0', shadow: null });
+    expect(statuses('r2')).toEqual(['downloading', 'active']);
+    expect(statuses('d2')).toEqual(['downloading', 'shadow', 'rolled_back: rolled back by the hub to pump-pca@1.0.0']);
+  });
+
   it('reports a run-time fault of a deployed version as failed, and a hub rollback as rolled_back / active', async () => {
     const { registry, deployments, notice, apply, statuses } = await setup();
     await apply(deployments, await notice('d1', '1.0.0', 'activate'));

@@ -1,0 +1,238 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import { HubSchema } from '../../agent/config/schema.js';
+import { ModelRegistry } from '../../agent/models/model-registry.js';
+import { openAgentStore } from '../../agent/store/open-store.js';
+import { startHubLink } from '../../agent/sync/hub-link.js';
+import { silentLogger } from '../../shared/logger.js';
+import { MAX_MESSAGE_BYTES } from '../../shared/sync-protocol.js';
+import { api, startHubProcess, type HubProcess } from '../helpers/hub-process.js';
+import { pcaPackage } from '../helpers/pca-package.js';
+
+/**
+ * `npm run bench:sync`: the sync path against raw websockets, in one run.
+ *
+ * 1. ceiling: a bare ws server in its own process acks every message; this
+ *    process sends pre-serialised batch messages of the same size the agent
+ *    sends (--batch records), --in-flight at a time, --records in all;
+ * 2. drain: an agent outbox (real LMDB) holding --records score records is
+ *    drained by the agent's real HubLink into a real `vigil hub` process
+ *    (LMDB storage, acks after durable ingest); records/s = records ÷ time from
+ *    link start to the last ack; the hub's record count is checked;
+ * 3. --fleet simulated agents (a role process, real protocol) connect; the
+ *    hub's RSS is read from /proc;
+ * 4. a model version is pushed and deployed to --deploy of them; time until
+ *    every one downloaded it, checked the signature, reported active and the
+ *    hub marked the deployment completed.
+ */
+
+const { values: opts } = parseArgs({
+  options: {
+    records: { type: 'string', default: '1000000' },
+    batch: { type: 'string', default: '2000' },
+    'in-flight': { type: 'string', default: '4' },
+    fleet: { type: 'string', default: '1000' },
+    deploy: { type: 'string', default: '500' },
+  },
+});
+const total = Number(opts.records);
+const batchRecords = Number(opts.batch);
+const inFlight = Number(opts['in-flight']);
+const fleet = Number(opts.fleet);
+const deployCount = Number(opts.deploy);
+const ROLES = new URL('./sync/', import.meta.url);
+
+function scoreRecord(i: number): Record<string, unknown> {
+  return {
+    model: 'pump-pca',
+    version: '1.4.0',
+    shadow: false,
+    start: 1_700_000_000_000 + i * 1000,
+    end: 1_700_000_060_000 + i * 1000,
+    status: 'scored',
+    score: ((i * 7919) % 1000) / 97,
+    level: 'normal',
+    contributions: { 'p.temp': 0.41, 'p.flow': 0.22, 'p.current': 0.18, 'p.vibration': 0.19 },
+    quality: { filledShare: 0, badShare: 0 },
+  };
+}
+
+function forkRole(file: string, args: string[]): ChildProcess {
+  return fork(new URL(file, ROLES).pathname, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+}
+
+function nextMessage<T>(child: ChildProcess, accept: (m: any) => T | undefined, timeoutMs = 120_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('role process did not answer in time')), timeoutMs);
+    const onMessage = (m: unknown) => {
+      const value = accept(m);
+      if (value === undefined) return;
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      resolve(value);
+    };
+    child.on('message', onMessage);
+    child.once('exit', (code) => reject(new Error(`role process exited (${code})`)));
+  });
+}
+
+/** utime + stime of a process, seconds (clock ticks of 10 ms). */
+const procCpuSeconds = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+};
+const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+
+/** Phase 1: pre-serialised batches through a bare ws pair, the same window of acks. */
+async function ceiling(): Promise<number> {
+  const peer = forkRole('raw-ws-peer.ts', []);
+  const port = await nextMessage(peer, (m: { port?: number }) => m.port);
+  const ws = new WebSocket(`ws://127.0.0.1:${port}`, { maxPayload: MAX_MESSAGE_BYTES });
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  // A ring of distinct messages of the agent's size; the same bytes as the agent's batches.
+  const ring = Array.from({ length: 8 }, (_, r) => {
+    const records = Array.from({ length: batchRecords }, (_, i) => ({ seq: r * batchRecords + i + 1, at: Date.now(), body: scoreRecord(r * batchRecords + i) }));
+    return JSON.stringify({ type: 'batch', stream: 'scores', epoch: 'ceiling', first: records[0]!.seq, last: records.at(-1)!.seq, records });
+  });
+  const messages = Math.ceil(total / batchRecords);
+  let sent = 0;
+  let acked = 0;
+  const started = performance.now();
+  await new Promise<void>((resolve) => {
+    const pump = () => {
+      while (sent < messages && sent - acked < inFlight) ws.send(ring[sent++ % ring.length]!);
+    };
+    ws.on('message', () => {
+      acked++;
+      if (acked === messages) resolve();
+      else pump();
+    });
+    pump();
+  });
+  const seconds = (performance.now() - started) / 1000;
+  ws.close();
+  peer.send({ stop: true });
+  console.log(`ceiling: ${messages} messages of ${(Buffer.byteLength(ring[0]!) / 1024).toFixed(0)} KB (${batchRecords} records) in ${seconds.toFixed(2)} s`);
+  return (messages * batchRecords) / seconds;
+}
+
+/** Phase 2: the agent's outbox drained by its real link into the hub process. */
+async function drain(hub: HubProcess, admin: string, dir: string): Promise<number> {
+  const store = await openAgentStore({ dir: join(dir, 'agent-store'), quotaBytes: 8 * 1024 ** 3, historyHours: 1, agent: 'bench-drain', log: silentLogger() });
+  const chunk = 20_000;
+  for (let i = 0; i < total; i += chunk) await store.outbox.append('scores', Array.from({ length: Math.min(chunk, total - i) }, (_, k) => scoreRecord(i + k)));
+  const created = await api(hub.url, '/api/agents', { token: admin, body: { id: 'bench-drain', labels: {} } });
+  if (created.status !== 201) throw new Error(`could not create the agent: ${created.text}`);
+  writeFileSync(join(dir, 'drain.token'), created.json.token);
+  writeFileSync(join(dir, 'hub.pub'), (await api(hub.url, '/api/signing-key')).text);
+  const config = HubSchema.parse({ url: hub.syncUrl.replace(/\/sync$/, ''), tokenFile: join(dir, 'drain.token'), publicKeyFile: join(dir, 'hub.pub'), batchRecords, inFlightBatches: inFlight });
+  const last = store.outbox.lastDurable('scores');
+  const hubCpu0 = procCpuSeconds(hub.process.child.pid!);
+  const ownCpu0 = process.cpuUsage();
+  const started = performance.now();
+  const link = startHubLink({
+    agentId: 'bench-drain',
+    config,
+    store,
+    scoring: { registry: new ModelRegistry(), deploy: async () => ({ result: 'refused', reason: 'bench: no deployments' }), stopShadow: async () => undefined },
+    health: { sources: () => [], tags: { counts: () => ({ configured: 0, live: 0 }) }, dropsTotal: () => 0, assess: () => ({ status: 'ok', reasons: [] }), startedAt: Date.now() },
+    log: silentLogger(),
+  });
+  while (store.outbox.stats().scores.acked < last) await new Promise((r) => setTimeout(r, 20));
+  const seconds = (performance.now() - started) / 1000;
+  const ownCpu = process.cpuUsage(ownCpu0);
+  console.log(`drain CPU: agent ${((ownCpu.user + ownCpu.system) / 1e6).toFixed(2)} s, hub ${(procCpuSeconds(hub.process.child.pid!) - hubCpu0).toFixed(2)} s`);
+  await link.stop();
+  await store.close();
+  const onHub = await api(hub.url, '/api/records/scores?agent=bench-drain&limit=1', { token: admin });
+  if (onHub.json?.total !== total) throw new Error(`the hub holds ${onHub.json?.total} records of ${total}`);
+  console.log(`drain: ${total} records acked in ${seconds.toFixed(2)} s; the hub holds exactly ${onHub.json.total}`);
+  return total / seconds;
+}
+
+/** Phases 3 and 4: a simulated fleet; hub RSS; a deployment to part of it. */
+async function fleetPhases(hub: HubProcess, admin: string, dir: string): Promise<{ rss: number; rssIdle: number; deploySeconds: number }> {
+  const hubPid = hub.process.child.pid!;
+  const rssIdle = rssMb(hubPid);
+  const agents: Array<{ id: string; token: string }> = [];
+  for (let i = 0; i < fleet; i++) {
+    const id = `sim-${String(i).padStart(4, '0')}`;
+    const created = await api(hub.url, '/api/agents', { token: admin, body: { id, labels: { group: i < deployCount ? 'canary-fleet' : 'rest' } } });
+    if (created.status !== 201) throw new Error(`could not create ${id}: ${created.text}`);
+    agents.push({ id, token: created.json.token });
+  }
+  writeFileSync(join(dir, 'agents.json'), JSON.stringify(agents));
+  const sims = forkRole('sim-agents.ts', [hub.url, join(dir, 'agents.json'), join(dir, 'hub.pub'), '10000']);
+  const up = await nextMessage(sims, (m: { connected?: number; failures?: number }) => (m.connected === undefined ? undefined : m));
+  if (up.connected !== fleet) throw new Error(`only ${up.connected} of ${fleet} simulated agents connected (${up.failures} failures)`);
+  const online = async () => ((await api(hub.url, '/api/agents', { token: admin })).json.agents as Array<{ online: boolean }>).filter((a) => a.online).length;
+  while ((await online()) < fleet + 0) await new Promise((r) => setTimeout(r, 200));
+  await new Promise((r) => setTimeout(r, 3000));
+  const rss = rssMb(hubPid);
+
+  const bytes = await pcaPackage({ name: 'bench-pca', version: '1.0.0', tags: ['p.temp', 'p.flow', 'p.current', 'p.vibration'], samplePeriodMs: 1000 });
+  const pushed = await fetch(`${hub.url}/api/models`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/octet-stream' }, body: bytes });
+  if (pushed.status !== 201) throw new Error(`push failed: ${await pushed.text()}`);
+  const actives = new Set<string>();
+  sims.on('message', (m: { active?: string }) => m.active && actives.add(m.active));
+  const started = performance.now();
+  const deployed = await api(hub.url, '/api/deployments', { token: admin, body: { model: 'bench-pca', version: '1.0.0', labels: { group: 'canary-fleet' }, mode: 'activate' } });
+  if (deployed.status !== 201) throw new Error(`deploy failed: ${deployed.text}`);
+  const id = String(deployed.json.deployment?.id ?? deployed.json.id);
+  for (;;) {
+    const state = (await api(hub.url, `/api/deployments/${encodeURIComponent(id)}`, { token: admin })).json;
+    const deployment = state.deployment ?? state;
+    if (deployment.state === 'completed' && actives.size >= deployCount) break;
+    if (deployment.state === 'failed' || deployment.state === 'rolled_back') throw new Error(`deployment ${deployment.state}: ${deployment.reason}`);
+    if (performance.now() - started > 120_000) throw new Error(`deployment not completed after 120 s: ${actives.size} active`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const deploySeconds = (performance.now() - started) / 1000;
+  sims.send({ stop: true });
+  console.log(`fleet: ${fleet} agents connected; deployment to ${deployCount}: all active in ${deploySeconds.toFixed(2)} s`);
+  return { rss, rssIdle, deploySeconds };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-sync-'));
+const hub = await startHubProcess();
+try {
+  const admin = await hub.addApiToken('bench', 'admin');
+  const wsRate = await ceiling();
+  const drainRate = await drain(hub, admin, dir);
+  const { rss, rssIdle, deploySeconds } = await fleetPhases(hub, admin, dir);
+  const ratio = drainRate / wsRate;
+  const rows: Array<[string, string]> = [
+    ['raw ws (ceiling), records/s', Math.round(wsRate).toLocaleString('en')],
+    ['agent outbox → hub drain, records/s', Math.round(drainRate).toLocaleString('en')],
+    ['drain ÷ raw ws (target ≥ 0.5)', ratio.toFixed(2)],
+    [`deploy to ${deployCount} agents, s (target ≤ 10)`, deploySeconds.toFixed(2)],
+    [`hub RSS with ${fleet} agents, MB (idle ${rssIdle.toFixed(0)})`, rss.toFixed(0)],
+  ];
+  console.log('\n' + rows.map(([k, v]) => `${k.padEnd(52)} ${v}`).join('\n'));
+  const targetsMet = ratio >= 0.5 && deploySeconds <= 10;
+  if (ratio < 0.5) console.log(`MISS drain ratio ${ratio.toFixed(2)} < 0.5`);
+  if (deploySeconds > 10) console.log(`MISS deployment to ${deployCount} took ${deploySeconds.toFixed(1)} s > 10 s`);
+  console.log(
+    'RESULT ' +
+      JSON.stringify({
+        drain_records_per_s: Math.round(drainRate),
+        ratio_ws: Number(ratio.toFixed(3)),
+        deploy_500_s: Number(deploySeconds.toFixed(2)),
+        hub_rss_1000_mb: Math.round(rss),
+        ws_records_per_s: Math.round(wsRate),
+        records: total,
+        agents: fleet,
+        deployed_to: deployCount,
+        targets_met: targetsMet,
+      }),
+  );
+} finally {
+  await hub.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+process.exit(0);
