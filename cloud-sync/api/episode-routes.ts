@@ -30,7 +30,8 @@ const RecordQuerySchema = z.strictObject({
   model: z.string().min(1).optional(),
   from: timeParam.optional(),
   to: timeParam.optional(),
-  limit: limitParam(100, 1000),
+  // Raw records are for inspection and audits (is every seq there?): larger pages than episodes.
+  limit: limitParam(100, 20_000),
 });
 
 const DAY_MS = 86_400_000;

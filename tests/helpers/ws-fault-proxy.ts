@@ -24,7 +24,7 @@ export class WsFaultProxy {
   private readonly pairs = new Set<{ agent: WebSocket; hub: WebSocket }>();
   private readonly sockets = new Set<Socket>();
 
-  private constructor(private readonly server: Server, private readonly target: URL) {}
+  private constructor(private readonly server: Server, private target: URL) {}
 
   static async start(target: string): Promise<WsFaultProxy> {
     const server = createServer();
@@ -54,6 +54,11 @@ export class WsFaultProxy {
 
   get url(): string {
     return `ws://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** Sends later connections to another address (a hub restarted on a new port). */
+  retarget(target: string): void {
+    this.target = new URL(target);
   }
 
   /** Drops every connection at once, as a network cut would. */
