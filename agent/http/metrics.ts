@@ -23,6 +23,7 @@ export interface StoreMetricsSource {
   outbox: { stats(): Record<string, { next: number; acked: number; durable: number; pendingCount: number; pendingBytes: number }> };
   counters(): { evicted: Record<string, number>; evictionFailures: number; outboxWriteFailures: number; quarantined: number; staleReadersCleared: number };
   sizeBytes(): { outbox: number; history: number; used: number; quota: number; file: number };
+  history: { snapshot(): { expired: number } };
 }
 export interface EpisodeMetricsSource {
   counters(): { appendFailures: number; trackers: Record<string, { opened: number; closed: number; merged: number; droppedShort: number; updates: number }> };
@@ -208,6 +209,15 @@ function registerStoreMetrics(registry: Registry, store: StoreMetricsSource): vo
     collect() {
       this.reset();
       for (const [kind, n] of Object.entries(store.counters().evicted)) this.inc({ kind }, n);
+    },
+  });
+  new Counter({
+    name: 'vigil_history_expired_samples_total',
+    help: 'Raw history samples deleted by retention (older than store.historyHours): expected, not a loss.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(store.history.snapshot().expired);
     },
   });
   new Counter({
