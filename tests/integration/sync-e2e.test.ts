@@ -43,9 +43,9 @@ describe('hub and agent end to end (real processes)', () => {
     if (code !== 0) throw new Error(`vigil ${args.join(' ')} exited ${code}\n${child.stdout()}\n${child.stderr()}`);
     return child.stdout();
   };
-  const push = async (version: string, warn: number) => {
+  const push = async (version: string, warn: number, std = [10, 1, 5, 0.5]) => {
     const file = join(dir, `${MODEL}-${version}.vmodel`);
-    writeFileSync(file, await pcaPackage({ name: MODEL, version, tags: PUMP1_TAGS, samplePeriodMs: 100, warn, manifest: { missingData: LENIENT_MISSING_DATA, normalization: { mean: [100, 5, 50, 1], std: [10, 1, 5, 0.5] } } }));
+    writeFileSync(file, await pcaPackage({ name: MODEL, version, tags: PUMP1_TAGS, samplePeriodMs: 100, warn, manifest: { missingData: LENIENT_MISSING_DATA, normalization: { mean: [100, 5, 50, 1], std } } }));
     await vigil(['model', 'push', file]);
   };
   const deploy = async (version: string, extra: string[] = []) => {
@@ -208,6 +208,19 @@ describe('hub and agent end to end (real processes)', () => {
       const newest = (await newestScore()).filter((r) => !r.body.shadow);
       return newest[0]?.body.version === '1.0.0' ? true : undefined;
     }, 'the newest scores to carry 1.0.0 again', 60_000);
+  }, 120_000);
+
+  it('a version that fails at run time is reported failed and the hub rolls the deployment back automatically', async () => {
+    // A tiny std: the dry run on a zero window passes, real values overflow to Infinity.
+    await push('1.3.0', 1e9, [1e-30, 1e-30, 1e-30, 1e-30]);
+    const id = await deploy('1.3.0');
+    const failed = await eventually(async () => {
+      const view = await deploymentView(id);
+      return view.state === 'rolled_back' ? view : undefined;
+    }, 'the hub to roll the failed deployment back', 60_000);
+    expect(failed.targets[0]).toMatchObject({ status: 'failed' });
+    expect(failed.targets[0]?.reason).toMatch(/VIGIL_MODEL_FAULT/);
+    await eventually(async () => ((await agentModels(agentUrl))[0]?.active === '1.0.0' ? true : undefined), 'the agent to run 1.0.0 after the fault', 30_000);
   }, 120_000);
 
   it('an agent with a wrong token is refused with 401 and says so; the hub serves the others', async () => {
