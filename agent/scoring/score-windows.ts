@@ -2,6 +2,7 @@ import { levelOf, type ModelManifest } from '../../shared/model-manifest.js';
 import type { WindowResult } from '../../shared/window-result.js';
 import type { DueWindows } from '../windows/due-windows.js';
 import { buildInputTensorData } from './build-input.js';
+import { perTagRecord } from './per-tag-record.js';
 import type { ScoringClient } from './scoring-client.js';
 
 /**
@@ -33,7 +34,8 @@ export async function scoreDueWindows(
   }
 
   const { name: model, version } = manifest;
-  const tags = manifest.tags;
+  const tagCount = manifest.tags.length;
+  const contributionsOf = contributions ? perTagRecord(manifest.tags) : null;
   const shadow = options.shadow;
   const results: WindowResult[] = new Array(windows.count);
   let scored = 0;
@@ -48,11 +50,7 @@ export async function scoreDueWindows(
     }
     const i = scored++;
     const score = scores[i] as number;
-    let perTag: Record<string, number> | null = null;
-    if (contributions) {
-      perTag = {};
-      for (let k = 0; k < tags.length; k++) perTag[tags[k] as string] = contributions[i * tags.length + k] as number;
-    }
+    const perTag = contributionsOf && contributions ? contributionsOf(contributions, i * tagCount) : null;
     results[w] = { model, version, shadow, start, end, status: 'scored', score, level: levelOf(score, manifest.thresholds), contributions: perTag, quality };
   }
   return results;

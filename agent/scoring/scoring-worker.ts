@@ -42,6 +42,10 @@ export type WorkerReply =
   | { id: number; ok: true; result: unknown; spare?: ArrayBuffer }
   | { id: number; ok: false; error: SerializedError };
 
+/**
+ * `scores` (one per window) and `contributions` (tags per window) are views
+ * of one buffer: one allocation and one transfer per batch instead of two.
+ */
 export interface ScoreReply {
   scores: Float64Array;
   contributions: Float64Array | null;
@@ -92,8 +96,10 @@ async function score(key: string, input: Float32Array | Float64Array, count: num
     throw new Error(`score(${key}): input has ${input.length} values, expected ${count} windows × ${perWindow}`);
   }
   const tags = manifest.tags.length;
-  const scores = new Float64Array(count);
-  const contributions = manifest.output.contributions === undefined ? null : new Float64Array(count * tags);
+  const hasContributions = manifest.output.contributions !== undefined;
+  const outputs = new Float64Array(count * (hasContributions ? 1 + tags : 1));
+  const scores = outputs.subarray(0, count);
+  const contributions = hasContributions ? outputs.subarray(count) : null;
   const chunk = batchMode === 'single' ? 1 : settings.maxBatch;
   let inferenceMs = 0;
 
@@ -101,7 +107,7 @@ async function score(key: string, input: Float32Array | Float64Array, count: num
     const n = Math.min(chunk, count - first);
     // subarray is a view: the chunk is fed to ORT without a copy.
     const data = input.subarray(first * perWindow, (first + n) * perWindow);
-    const feeds = { [manifest.input.name]: new ort.Tensor(manifest.input.dtype, data, [n, ...inputDims]) };
+    const feeds = { [manifest.input.name]: new ort.Tensor(manifest.input.dtype, data, [n, inputDims[0], inputDims[1]]) };
     let result: InferenceSession.ReturnType;
     const t0 = performance.now();
     try {
@@ -144,9 +150,8 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
       const reply = await score(request.key, request.input, request.count);
       // ONNX Runtime read the input in place during the (synchronous) runs and keeps no reference: the buffer can go back.
       const spare = request.input.buffer as ArrayBuffer;
-      const transfer = [reply.scores.buffer as ArrayBuffer, spare];
-      if (reply.contributions) transfer.push(reply.contributions.buffer as ArrayBuffer);
-      return { result: reply, transfer, spare };
+      // scores and contributions share one buffer (see ScoreReply).
+      return { result: reply, transfer: [reply.scores.buffer as ArrayBuffer, spare], spare };
     }
     case 'unload':
       await unload(request.key);

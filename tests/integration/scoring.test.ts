@@ -166,6 +166,25 @@ describe('scoring with the reference models in a worker thread', () => {
     }
   });
 
+  it('keys each contribution by its tag name exactly, whatever characters the name holds', async () => {
+    // Tag names are free text in a manifest; the per-tag records are built by generated code, so quotes, a would-be
+    // statement and __proto__ (which an object literal would take as the prototype) must all stay plain keys.
+    const oddTags = ['__proto__', 'he said "stop"; }; throw 1; //\\\n'];
+    const odd = { ...fixed, tags: oddTags };
+    await client.load('odd', odd, onnx('fixed_batch1'));
+    const windows = dueWindows(3, 10, 2, 11);
+    const results = await scoreDueWindows(client, 'odd', odd, windows, { shadow: false });
+    for (let w = 0; w < 3; w++) {
+      const expected = pcaReference(params['fixed_batch1.onnx']!.params!, windows, w);
+      const contributions = results[w]!.contributions!;
+      expect(Object.keys(contributions)).toEqual(oddTags);
+      expect(Object.getPrototypeOf(contributions)).toBe(Object.prototype);
+      expectRelClose(Object.getOwnPropertyDescriptor(contributions, '__proto__')!.value as number, expected.contrib[0]!);
+      expectRelClose(contributions[oddTags[1]!]!, expected.contrib[1]!);
+    }
+    await client.unload('odd');
+  });
+
   it('builds later inputs in buffers the worker handed back, with the same results', async () => {
     const windows = dueWindows(9, 32, 3, 9);
     const first = await scoreDueWindows(client, 'ae', ae, windows, { shadow: false });
@@ -189,6 +208,10 @@ describe('scoring with the reference models in a worker thread', () => {
     expect(reply.scores).toHaveLength(2);
     expect(reply.inferenceMs).toBeGreaterThan(0);
     expect(input.buffer.byteLength).toBe(0);
+    // Scores and contributions come back as two views of one transferred buffer, contributions after the scores.
+    expect(reply.contributions).toHaveLength(2 * 4);
+    expect(reply.contributions!.buffer).toBe(reply.scores.buffer);
+    expect(reply.contributions!.byteOffset).toBe(2 * 8);
   });
 });
 
