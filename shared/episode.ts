@@ -34,6 +34,17 @@ export interface Episode {
   thresholds: { warn: number; alarm: number };
   /** Raw values from snapshotBeforeMs before the start to the end (or now). */
   snapshot: TagSnapshot[];
+  /**
+   * The model's active scores over the same span (one point per window, at
+   * the window's end), downsampled like the snapshot, so the episode can be
+   * plotted with its thresholds on its own. Tag `score:<model>`.
+   */
+  scores?: TagSnapshot;
+}
+
+/** The history series an agent keeps of a model's active scores (beside the raw tags). */
+export function scoreSeriesTag(model: string): string {
+  return `score:${model}`;
 }
 
 /** Things that are not scores or episodes but a person must be able to see. */

@@ -1,4 +1,5 @@
-import type { AgentEvent, Episode, TagSnapshot } from '../../shared/episode.js';
+import { scoreSeriesTag, type AgentEvent, type Episode, type TagSnapshot } from '../../shared/episode.js';
+import type { Sample } from '../../shared/sample.js';
 import { describeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { ModelManifest } from '../../shared/model-manifest.js';
@@ -21,6 +22,8 @@ export interface EpisodeFlowDeps {
   outbox: OutboxWriter;
   state: StateStore;
   snapshot: (tags: readonly string[], from: number, to: number, maxPoints: number) => TagSnapshot[];
+  /** Keeps active scores as a history series (`score:<model>`), so episodes carry their score plot. */
+  recordScores?: (samples: Sample[]) => void;
   /** Manifest of a loaded model version (`name@version`). */
   manifest: (key: string) => ModelManifest | undefined;
   log: Logger;
@@ -55,6 +58,7 @@ export class EpisodeFlow {
     this.enqueue('scores', [...results]);
     const active = results.filter((r) => !r.shadow);
     if (active.length === 0) return;
+    this.recordScores(active);
     const first = active[0]!;
     const manifest = this.deps.manifest(`${first.model}@${first.version}`);
     if (!manifest) return;
@@ -70,6 +74,13 @@ export class EpisodeFlow {
     } catch (err) {
       this.deps.log.error({ model: first.model, err: describeError(err) }, 'episode tracking failed for a batch of results');
     }
+  }
+
+  private recordScores(active: readonly WindowResult[]): void {
+    if (!this.deps.recordScores) return;
+    const samples: Sample[] = [];
+    for (const r of active) if (r.status === 'scored' && r.score !== null) samples.push({ tag: scoreSeriesTag(r.model), ts: r.end, value: r.score, quality: 'good' });
+    if (samples.length > 0) this.deps.recordScores(samples);
   }
 
   /** Any other event for the hub (sources, models, store). */

@@ -1,4 +1,4 @@
-import type { AgentEvent, Episode, TagSnapshot } from '../../shared/episode.js';
+import { scoreSeriesTag, type AgentEvent, type Episode, type TagSnapshot } from '../../shared/episode.js';
 import { levelOf, type ModelManifest } from '../../shared/model-manifest.js';
 import type { WindowResult } from '../../shared/window-result.js';
 import { watchDataGap, type DataGap } from './data-gap.js';
@@ -282,7 +282,11 @@ export class EpisodeTracker {
     ep.revision += 1;
     ep.lastEmitAt = windowEnd;
     const to = ep.phase === 'closed' ? ep.lastHighEnd : windowEnd;
-    out.push(this.record(ep, this.snapshotOf(ep.tags, ep.start - this.params.snapshotBeforeMs, to)));
+    const scoreTag = scoreSeriesTag(this.model);
+    // The model's own score series is read beside its tags, from the same history.
+    const read = this.snapshotOf([...ep.tags, scoreTag], ep.start - this.params.snapshotBeforeMs, to);
+    const scores = read.find((s) => s.tag === scoreTag);
+    out.push(this.record(ep, read.filter((s) => s !== scores), scores));
   }
 
   private snapshotOf(tags: readonly string[], from: number, to: number): TagSnapshot[] {
@@ -299,7 +303,7 @@ export class EpisodeTracker {
     return snapshots.map((s) => (s.ts.length <= maxPoints ? s : { tag: s.tag, ...downsample(s.ts, s.values, s.quality, maxPoints) }));
   }
 
-  private record(ep: TrackedEpisode, snapshot: TagSnapshot[]): Episode {
+  private record(ep: TrackedEpisode, snapshot: TagSnapshot[], scores?: TagSnapshot): Episode {
     const { stats } = ep;
     return {
       id: `${this.agentId}:${this.model}:${ep.start}`,
@@ -316,6 +320,7 @@ export class EpisodeTracker {
       topTags: topTags(stats),
       thresholds: { ...ep.thresholds },
       snapshot,
+      ...(scores ? { scores } : {}),
     };
   }
 }

@@ -96,6 +96,7 @@ export async function startAgent(config: ResolvedConfig, log: Logger): Promise<R
     outbox: store.outbox,
     state: store.state,
     snapshot,
+    recordScores: (samples) => store.history.append(samples),
     manifest: (key) => scoring?.host.loadedManifest(key),
     log: log.child({ component: 'episodes' }),
   });

@@ -249,7 +249,7 @@ describe('EpisodeTracker rules', () => {
     expect(events[1]).toMatchObject({ details: { since: 1000, until: 4000, windows: 3 } });
   });
 
-  it('asks for a snapshot of the model tags from snapshotBeforeMs before the start to the end (or the latest window)', () => {
+  it('asks for a snapshot of the model tags and its score series from snapshotBeforeMs before the start to the end (or the latest window)', () => {
     const calls: SnapshotCall[] = [];
     const t = tracker({ openAfter: 2, closeAfter: 2, snapshotBeforeMs: 30_000, snapshotMaxPoints: 77 }, { snapshot: fakeReader(calls), updateIntervalMs: 2000 });
     const out = t.onResults(wins('N N A A A A N N'), MANIFEST).episodes;
@@ -258,12 +258,15 @@ describe('EpisodeTracker rules', () => {
       [2, 'open'],
       [3, 'closed'],
     ]);
+    const tags = [...MANIFEST.tags, `score:${MODEL}`];
     expect(calls).toEqual([
-      { tags: MANIFEST.tags, from: 2000 - 30_000, to: 4000, maxPoints: 77 },
-      { tags: MANIFEST.tags, from: 2000 - 30_000, to: 6000, maxPoints: 77 },
-      { tags: MANIFEST.tags, from: 2000 - 30_000, to: 6000, maxPoints: 77 },
+      { tags, from: 2000 - 30_000, to: 4000, maxPoints: 77 },
+      { tags, from: 2000 - 30_000, to: 6000, maxPoints: 77 },
+      { tags, from: 2000 - 30_000, to: 6000, maxPoints: 77 },
     ]);
+    // The model's tags are the snapshot; its score series travels beside it.
     expect(out[2]!.snapshot.map((s) => [s.tag, s.ts])).toEqual(MANIFEST.tags.map((tag) => [tag, [-28_000, 6000]]));
+    expect(out[2]!.scores).toMatchObject({ tag: `score:${MODEL}`, ts: [-28_000, 6000] });
   });
 
   it('keeps the snapshot bound even when the reader returns more points, and survives a reader that throws', () => {
