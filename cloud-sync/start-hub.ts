@@ -1,13 +1,18 @@
 import { VIGIL_VERSION } from '../shared/version.js';
 import type { Logger } from '../shared/logger.js';
 import { agentRoutes } from './api/agent-routes.js';
+import { causeRoutes } from './api/cause-routes.js';
 import { deploymentRoutes } from './api/deployment-routes.js';
+import { digestRoutes } from './api/digest-routes.js';
 import { episodeRoutes } from './api/episode-routes.js';
 import { modelRoutes } from './api/model-routes.js';
+import { sessionEndpoint } from './api/session-routes.js';
+import { userRoutes } from './api/user-routes.js';
 import { Authenticator } from './auth/authenticator.js';
-import type { HubConfig } from './config/hub-config-schema.js';
+import { DigestSchema, WebSchema, type HubConfig } from './config/hub-config-schema.js';
 import { openHubStorage } from './config/open-hub-storage.js';
 import { Deployer } from './deployments/deployer.js';
+import { DigestScheduler } from './digest/digest-scheduler.js';
 import { ConnectionRegistry } from './gateway/connection-registry.js';
 import { SyncGateway } from './gateway/sync-gateway.js';
 import { HubRegistry } from './registry/hub-registry.js';
@@ -16,6 +21,13 @@ import { createApiHandler } from './server/api-handler.js';
 import { HubMetrics } from './server/hub-metrics.js';
 import { listenHub } from './server/listen.js';
 import type { HubStorage } from './storage/hub-storage.js';
+import { LoginRateLimit } from './users/login-rate-limit.js';
+import { defaultWebDir } from './web-serving/web-dir.js';
+
+export interface StartHubOptions {
+  /** Folder of the built web app served at /. Default <repo>/dist/web (npm run build:web). */
+  webDir?: string;
+}
 
 export interface RunningHub {
   /** http(s)://host:port of the API; the agents' websocket is at <url>/sync (ws/wss). */
@@ -34,11 +46,15 @@ export interface RunningHub {
  *        │                    ▲ hooks
  *   SyncGateway (upgrade auth → AgentConnection: hello, batch→ingest→ack, heartbeat)
  *        │
- *   one HTTP(S) port: /api/… routes of every room, /metrics, and `upgrade` → /sync
+ *   one HTTP(S) port: /api/… routes of every room (+ /api/session, the web login),
+ *   /metrics, the web app's files at /, and `upgrade` → /sync
+ *   DigestScheduler (when digest.webhookUrl is set): the waiting episodes to a webhook on schedule
  *
- * stop(): agents closed with GOING_AWAY, port closed, deployer stopped, storage closed.
+ * stop(): agents closed with GOING_AWAY, port closed, digest and deployer stopped, storage closed.
  */
-export async function startHub(config: HubConfig, log: Logger): Promise<RunningHub> {
+export async function startHub(config: HubConfig, log: Logger, options: StartHubOptions = {}): Promise<RunningHub> {
+  const web = config.web ?? WebSchema.parse(undefined);
+  const digest = config.digest ?? DigestSchema.parse(undefined);
   const storage = await openHubStorage(config);
   // Undone in reverse order; whatever started before a failure is stopped.
   const stops: Array<() => Promise<void> | void> = [() => storage.close()];
@@ -53,7 +69,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     const connections = new ConnectionRegistry();
     const deployer = new Deployer({ storage, channels: connections, log });
     const metrics = new HubMetrics(() => connections.connected().length);
-    const auth = new Authenticator(storage);
+    const auth = new Authenticator(storage, { sessionIdleMs: web.sessionIdleMinutes * 60_000 });
     const gateway = new SyncGateway({
       storage,
       auth,
@@ -72,16 +88,34 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
         ...episodeRoutes({ storage }),
         ...modelRoutes({ storage, registry }),
         ...deploymentRoutes({ storage, deployer }),
+        ...userRoutes({ storage }),
+        ...causeRoutes({ storage }),
+        ...digestRoutes({ storage, maxEpisodes: digest.maxEpisodes }),
       ],
       auth,
       metrics,
       maxBodyBytes: config.http.maxBodyBytes,
       publicKeyPem: key.publicKeyPem,
       health: async () => ({ status: 'ok', hub: config.hub.id, version: VIGIL_VERSION, storage: storage.kind, agentsConnected: connections.connected().length, uptimeS: Math.round((Date.now() - startedAt) / 1000) }),
+      session: sessionEndpoint({
+        storage,
+        auth,
+        limiter: new LoginRateLimit(web.loginFailuresPerMinute),
+        // Behind a TLS proxy the hub speaks HTTP but the browser HTTPS: publicUrl tells.
+        secureCookie: config.http.tls !== undefined || web.publicUrl?.startsWith('https:') === true,
+      }),
+      webDir: options.webDir ?? defaultWebDir(),
+      secure: config.http.tls !== undefined,
+      publicUrl: web.publicUrl,
       log,
     });
     deployer.start();
     stops.push(() => deployer.stop());
+    if (digest.webhookUrl !== undefined) {
+      const scheduler = new DigestScheduler({ storage, config: { ...digest, webhookUrl: digest.webhookUrl }, hubId: config.hub.id, publicUrl: web.publicUrl, metrics, log });
+      await scheduler.start();
+      stops.push(() => scheduler.stop());
+    }
     const server = await listenHub(config.http, handler);
     server.server.on('upgrade', gateway.handleUpgrade);
     stops.push(() => server.close());

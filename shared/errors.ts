@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   VIGIL_API_FORBIDDEN: "The API caller's role does not allow this (viewer < operator < admin).",
   VIGIL_API_TOO_LARGE: 'The API request body is larger than http.maxBodyBytes in hub.yaml.',
   VIGIL_HUB_INTERNAL: 'The hub failed unexpectedly while answering; the log has the details. Nothing was half-written.',
+  VIGIL_HUB_WEBHOOK_FAILED: 'The digest webhook could not be reached or refused the post; the next scheduled digest tries again.',
   VIGIL_API_CONFLICT: 'The API request conflicts with what exists (e.g. a model version is immutable once uploaded).',
 } as const;
 

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { VigilError } from '../../shared/errors.js';
+import type { Episode } from '../../shared/episode.js';
+import { levelOf } from '../../shared/model-manifest.js';
 import { SYNC_STREAMS } from '../../shared/sync-protocol.js';
 import { RESOLUTION_LABELS, type HubStorage, type StoredEpisode, type VersionPerformance } from '../storage/hub-storage.js';
 import type { ApiRoute, Caller } from './api-route.js';
@@ -61,6 +63,16 @@ export function episodeRoutes(deps: { storage: HubStorage }): ApiRoute[] {
       },
     },
     {
+      method: 'GET',
+      path: '/api/episodes/:id/scores',
+      access: 'viewer',
+      handle: async (req) => {
+        const stored = await storage.getEpisode(req.params.id ?? '');
+        if (!stored) throw new VigilError('VIGIL_API_NOT_FOUND', `there is no episode ${req.params.id}`);
+        return { status: 200, json: episodeScores(stored.episode) };
+      },
+    },
+    {
       method: 'POST',
       path: '/api/episodes/:id/resolution',
       access: 'operator',
@@ -102,8 +114,25 @@ export function episodeRoutes(deps: { storage: HubStorage }): ApiRoute[] {
 }
 
 function withoutSnapshot(stored: StoredEpisode) {
-  const { snapshot: _snapshot, ...episode } = stored.episode;
+  const { snapshot: _snapshot, scores: _scores, ...episode } = stored.episode;
   return { ...stored, episode };
+}
+
+/**
+ * The score plot of an episode: the series its agent sent with it (one point
+ * per window of the active version, at the window's end), judged by the
+ * episode's thresholds. Episodes from agents that do not send a series have none.
+ */
+function episodeScores(episode: Episode) {
+  const series = episode.scores;
+  const scores: Array<{ start: number; end: number; score: number; level: string; version: string; shadow: boolean }> = [];
+  if (series) {
+    series.ts.forEach((ts, i) => {
+      const score = series.values[i];
+      if (typeof score === 'number' && Number.isFinite(score)) scores.push({ start: ts, end: ts, score, level: levelOf(score, episode.thresholds), version: episode.version, shadow: false });
+    });
+  }
+  return { thresholds: episode.thresholds, scores };
 }
 
 function callerName(caller: Caller): string {

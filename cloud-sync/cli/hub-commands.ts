@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 
 // Registration only: each action imports its module when it runs, so
 // `vigil --help` does not load the hub (lmdb, ws, the registry).
@@ -92,6 +92,60 @@ export function addHubCommands(program: Command): Command {
     .action(async (id: string, opts: { config: string }) => {
       const { runTokensRevoke } = await import('./tokens-commands.js');
       process.exitCode = await runTokensRevoke(id, opts.config, out);
+    });
+
+  const users = hub
+    .command('users')
+    .description('Manage web app users (the first admin comes from here). Passwords are read from a file, an environment variable or typed at the terminal, never from the command line.');
+  const roleOption = () => new Option('--role <role>', 'viewer reads; operator also resolves episodes; admin also deploys and manages users and agents').choices(['viewer', 'operator', 'admin']);
+  const passwordOptions = (command: Command) =>
+    command
+      .option('--password-file <file>', 'read the password from the first line of this file')
+      .option('--password-env <name>', 'read the password from this environment variable');
+  passwordOptions(
+    users
+      .command('add')
+      .description('Create a user; the password (at least 12 characters) is typed twice without echo unless --password-file or --password-env is given.')
+      .argument('<name>', 'login name: letters, digits, . _ @ -')
+      .addOption(roleOption().makeOptionMandatory()),
+  )
+    .addOption(configOption())
+    .action(async (name: string, opts: { role: 'viewer' | 'operator' | 'admin'; passwordFile?: string; passwordEnv?: string; config: string }) => {
+      const { runUsersAdd } = await import('./users-commands.js');
+      process.exitCode = await runUsersAdd(name, opts.role, opts, opts.config, out);
+    });
+  users
+    .command('list')
+    .description('List users: role, created, enabled or disabled (never passwords).')
+    .addOption(configOption())
+    .action(async (opts: { config: string }) => {
+      const { runUsersList } = await import('./users-commands.js');
+      process.exitCode = await runUsersList(opts.config, out);
+    });
+  passwordOptions(users.command('passwd').description("Set a user's password; their open sessions end.").argument('<name>', 'login name'))
+    .addOption(configOption())
+    .action(async (name: string, opts: { passwordFile?: string; passwordEnv?: string; config: string }) => {
+      const { runUsersPasswd } = await import('./users-commands.js');
+      process.exitCode = await runUsersPasswd(name, opts, opts.config, out);
+    });
+  users
+    .command('role')
+    .description("Change a user's role (the last enabled admin keeps theirs).")
+    .argument('<name>', 'login name')
+    .addArgument(new Argument('<role>', 'the new role').choices(['viewer', 'operator', 'admin']))
+    .addOption(configOption())
+    .action(async (name: string, role: 'viewer' | 'operator' | 'admin', opts: { config: string }) => {
+      const { runUsersRole } = await import('./users-commands.js');
+      process.exitCode = await runUsersRole(name, role, opts.config, out);
+    });
+  users
+    .command('remove')
+    .description('Remove a user and end their sessions (not the last enabled admin).')
+    .argument('<name>', 'login name')
+    .addOption(configOption())
+    .action(async (name: string, opts: { config: string }) => {
+      const { runUsersRemove } = await import('./users-commands.js');
+      process.exitCode = await runUsersRemove(name, opts.config, out);
     });
 
   hub

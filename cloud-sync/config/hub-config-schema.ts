@@ -28,6 +28,57 @@ export const LmdbStorageSchema = z
 
 export const StorageSchema = z.discriminatedUnion('type', [LmdbStorageSchema]).describe('Where the hub keeps agents, results, models and deployments. Default lmdb.');
 
+const DEFAULT_WEB = { sessionIdleMinutes: 720, loginFailuresPerMinute: 10 };
+
+export const WebSchema = z
+  .strictObject({
+    sessionIdleMinutes: z
+      .number()
+      .positive()
+      .default(DEFAULT_WEB.sessionIdleMinutes)
+      .describe(`A web app session not used for this long ends and the person logs in again, in minutes (fractions allowed). Default ${DEFAULT_WEB.sessionIdleMinutes} (12 hours).`),
+    loginFailuresPerMinute: z
+      .number()
+      .int()
+      .positive()
+      .default(DEFAULT_WEB.loginFailuresPerMinute)
+      .describe(
+        `Failed logins allowed per user name and per client address within a minute; beyond that logins are refused (429) until the minute has passed. Default ${DEFAULT_WEB.loginFailuresPerMinute}.`,
+      ),
+    publicUrl: z
+      .url({ protocol: /^https?$/ })
+      .optional()
+      .describe(
+        'The address people open the web app at, e.g. https://hub.plant.local:8720: digests link to it, the web app is accepted from this origin (needed behind a TLS proxy), and an https address makes the session cookie Secure. Default: none (the address the browser used).',
+      ),
+  })
+  .default(DEFAULT_WEB)
+  .describe('The web app the hub serves at / (logins and sessions).');
+
+const DEFAULT_DIGEST = { every: 1440, maxEpisodes: 20, sendEmpty: false };
+
+export const DigestSchema = z
+  .strictObject({
+    every: z
+      .number()
+      .positive()
+      .default(DEFAULT_DIGEST.every)
+      .describe(`How often the digest of episodes waiting for an answer is sent to webhookUrl, in minutes (fractions allowed). Default ${DEFAULT_DIGEST.every} (daily).`),
+    at: z
+      .string()
+      .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected a local time HH:MM, e.g. "07:30"')
+      .optional()
+      .describe('Aligns the sends to this local time of day, HH:MM (every 1440 with at 07:30 sends each morning at 07:30). Default: none (every minutes after the previous send).'),
+    webhookUrl: z
+      .url({ protocol: /^https?$/ })
+      .optional()
+      .describe('The digest is POSTed as JSON to this address on schedule (10 s timeout; failures are logged and counted in vigil_hub_digest_total). Default: none (the digest is only shown in the web app).'),
+    maxEpisodes: z.number().int().min(1).max(100).default(DEFAULT_DIGEST.maxEpisodes).describe(`Episodes listed in a digest, highest severity first. Default ${DEFAULT_DIGEST.maxEpisodes}.`),
+    sendEmpty: z.boolean().default(DEFAULT_DIGEST.sendEmpty).describe('Send the digest also when no episode is waiting. Default false.'),
+  })
+  .default(DEFAULT_DIGEST)
+  .describe('The periodic digest of episodes waiting for an answer.');
+
 export const HubConfigSchema = z
   .strictObject({
     hub: z
@@ -61,6 +112,8 @@ export const HubConfigSchema = z
         }
       })
       .describe('The websocket link with agents.'),
+    web: WebSchema,
+    digest: DigestSchema,
     log: z
       .strictObject({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info').describe('Least severe level that is logged. Default info.'),
@@ -81,7 +134,14 @@ export interface HubConfig {
   storage: HubConfigInput['storage'];
   sync: HubConfigInput['sync'];
   log: HubConfigInput['log'];
+  /** Defaults (WebSchema) when absent. */
+  web?: WebConfig;
+  /** Defaults (DigestSchema) when absent. */
+  digest?: DigestConfig;
 }
+
+export type WebConfig = z.infer<typeof WebSchema>;
+export type DigestConfig = z.infer<typeof DigestSchema>;
 
 export function defaultHubId(): string {
   return hostname();

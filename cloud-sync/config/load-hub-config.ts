@@ -58,6 +58,8 @@ export async function loadHubConfig(file: string): Promise<HubConfig> {
     storage: data.storage,
     sync: data.sync,
     log: data.log,
+    web: data.web,
+    digest: data.digest,
   };
 }
 

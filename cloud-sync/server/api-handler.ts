@@ -2,7 +2,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { VigilError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { ApiRequest, ApiResponse, ApiRoute } from '../api/api-route.js';
+import { SESSION_PATH, type SessionRequest } from '../api/session-routes.js';
 import type { Authenticator } from '../auth/authenticator.js';
+import { checkCsrfToken, checkSameOrigin, isUnsafeMethod, ownOrigins } from '../users/forgery-guard.js';
+import { SECURITY_HEADERS } from '../web-serving/security-headers.js';
+import { staticResponse } from '../web-serving/static-files.js';
 import { errorResponse } from './api-error.js';
 import type { HubMetrics } from './hub-metrics.js';
 import { parseJsonBody, readBody } from './read-body.js';
@@ -18,15 +22,27 @@ export interface ApiHandlerDeps {
   publicKeyPem: string;
   /** GET /api/health, no authentication. */
   health: () => Promise<unknown>;
+  /** POST|GET|DELETE /api/session (login, who, logout): the one endpoint open to callers without credentials. */
+  session: (req: SessionRequest) => Promise<ApiResponse>;
+  /** Folder of the built web app, served at / (see web-serving/static-files.ts). */
+  webDir: string;
+  /** The hub serves HTTPS: the browser's origin is https://<Host>. */
+  secure: boolean;
+  /** web.publicUrl: another origin the web app is served from (a TLS proxy in front). */
+  publicUrl: string | undefined;
   log: Logger;
 }
 
 /**
  * Request lifecycle:
- *   /metrics, /api/health, /api/signing-key  → answered here, no token
- *   /api/…  → match route (404/405) → resolve caller (401) → check role (403)
+ *   /metrics, /api/health, /api/signing-key  → answered here, no credentials
+ *   /api/session                             → login / who / logout (session-routes.ts)
+ *   /api/…  → match route (404/405) → resolve caller: bearer token or session cookie (401)
+ *           → cookie + unsafe method: same Origin and X-CSRF-Token (403) → check role (403)
  *           → handler (reads the body lazily, 413 beyond maxBodyBytes) → JSON or bytes
- * Every error leaves as `{ "error": { "code", "message" } }`.
+ *   GET|HEAD anything else                   → the web app's files (static-files.ts)
+ * Every error leaves as `{ "error": { "code", "message" } }`; every response
+ * carries the security headers.
  */
 export function createApiHandler(deps: ApiHandlerDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const table = new RouteTable(deps.routes);
@@ -34,7 +50,7 @@ export function createApiHandler(deps: ApiHandlerDeps): (req: IncomingMessage, r
     handle(req, res, deps, table).catch((err: unknown) => {
       const { status, body } = errorResponse(err);
       if (status >= 500) deps.log.error({ err: err instanceof Error ? err.message : String(err), method: req.method, url: req.url }, 'API request failed');
-      send(res, status, { json: body }, deps.metrics);
+      send(req, res, status, { json: body }, deps.metrics);
     });
   };
 }
@@ -44,24 +60,44 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: ApiHandle
   const method = req.method ?? 'GET';
   if (method === 'GET' && url.pathname === '/metrics') {
     const body = await deps.metrics.registry.metrics();
-    send(res, 200, { body, headers: { 'content-type': deps.metrics.registry.contentType } }, deps.metrics);
+    send(req, res, 200, { body, headers: { 'content-type': deps.metrics.registry.contentType } }, deps.metrics);
     return;
   }
   if (method === 'GET' && url.pathname === '/api/health') {
-    send(res, 200, { json: await deps.health() }, deps.metrics);
+    send(req, res, 200, { json: await deps.health() }, deps.metrics);
     return;
   }
   if (method === 'GET' && url.pathname === '/api/signing-key') {
-    send(res, 200, { body: deps.publicKeyPem, headers: { 'content-type': 'text/plain; charset=utf-8' } }, deps.metrics);
+    send(req, res, 200, { body: deps.publicKeyPem, headers: { 'content-type': 'text/plain; charset=utf-8' } }, deps.metrics);
     return;
   }
-  const match = table.match(method, url.pathname);
-  if (!match) throw new VigilError('VIGIL_API_NOT_FOUND', `no API endpoint ${method} ${url.pathname}`);
-  const caller = await resolveCaller(req.headers, deps.auth);
-  checkAccess(caller, match.route.access, `${match.route.method} ${match.route.path}`);
+  if ((method === 'GET' || method === 'HEAD') && !url.pathname.startsWith('/api/') && url.pathname !== '/metrics' && url.pathname !== '/sync') {
+    const response = await staticResponse(deps.webDir, url.pathname, req.headers['if-none-match']);
+    // Web app files are not API requests: not counted in vigil_hub_api_requests_total.
+    send(req, res, response.status, response, undefined);
+    return;
+  }
 
   let body: Promise<Buffer> | undefined;
   const readOnce = () => (body ??= readBody(req, deps.maxBodyBytes));
+  const json = async () => parseJsonBody(await readOnce());
+  const origins = ownOrigins(req.headers.host, deps.secure, deps.publicUrl);
+
+  if (url.pathname === SESSION_PATH) {
+    const response = await deps.session({ method, headers: req.headers, remoteAddress: req.socket.remoteAddress ?? 'unknown', ownOrigins: origins, json });
+    send(req, res, response.status, response, deps.metrics);
+    return;
+  }
+
+  const match = table.match(method, url.pathname);
+  if (!match) throw new VigilError('VIGIL_API_NOT_FOUND', `no API endpoint ${method} ${url.pathname}`);
+  const { caller, session } = await resolveCaller(req.headers, deps.auth);
+  if (session && isUnsafeMethod(method)) {
+    checkSameOrigin(req.headers, origins);
+    checkCsrfToken(req.headers, session);
+  }
+  checkAccess(caller, match.route.access, `${match.route.method} ${match.route.path}`);
+
   const request: ApiRequest = {
     method,
     path: url.pathname,
@@ -70,19 +106,20 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: ApiHandle
     headers: req.headers,
     caller,
     body: readOnce,
-    json: async () => parseJsonBody(await readOnce()),
+    json,
   };
   const response = await match.route.handle(request);
-  send(res, response.status, response, deps.metrics);
+  send(req, res, response.status, response, deps.metrics);
 }
 
-function send(res: ServerResponse, status: number, response: Omit<ApiResponse, 'status'>, metrics: HubMetrics): void {
-  metrics.apiRequests.inc({ status: String(status) });
+function send(req: IncomingMessage, res: ServerResponse, status: number, response: Omit<ApiResponse, 'status'>, metrics: HubMetrics | undefined): void {
+  metrics?.apiRequests.inc({ status: String(status) });
   if (res.headersSent) {
     res.end();
     return;
   }
-  const headers: Record<string, string> = { ...response.headers };
+  // API answers are personal and change: never kept by the browser or a proxy unless a route says otherwise.
+  const headers: Record<string, string> = { 'cache-control': 'no-store', ...response.headers, ...SECURITY_HEADERS };
   let payload: string | Buffer | Uint8Array;
   if (response.json !== undefined) {
     payload = JSON.stringify(response.json);
@@ -92,5 +129,5 @@ function send(res: ServerResponse, status: number, response: Omit<ApiResponse, '
     headers['content-type'] ??= typeof payload === 'string' ? 'text/plain; charset=utf-8' : 'application/octet-stream';
   }
   res.writeHead(status, { ...headers, 'content-length': String(Buffer.byteLength(payload)) });
-  res.end(payload);
+  res.end(req.method === 'HEAD' ? undefined : payload);
 }

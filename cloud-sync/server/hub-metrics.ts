@@ -23,6 +23,12 @@ export class HubMetrics {
     registers: [this.registry],
   });
   readonly apiRequests = new Counter({ name: 'vigil_hub_api_requests_total', help: 'HTTP API requests, by status code.', labelNames: ['status'], registers: [this.registry] });
+  readonly digests = new Counter({
+    name: 'vigil_hub_digest_total',
+    help: 'Scheduled digests, by result: sent (the webhook answered 2xx), failed (it did not; logged), empty (nothing waiting, not sent).',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
 
   constructor(connectedAgents: () => number) {
     collectDefaultMetrics({ register: this.registry });

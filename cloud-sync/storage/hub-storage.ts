@@ -170,6 +170,30 @@ export interface ApiTokenRecord {
   revokedAt: number | null;
 }
 
+export interface UserRecord {
+  /** Login name, also `by` of the resolutions this user makes. */
+  name: string;
+  role: 'viewer' | 'operator' | 'admin';
+  /** `scrypt$N$r$p$salt$hash` (cloud-sync/users/password-hash.ts); never the password. */
+  passwordHash: string;
+  createdAt: number;
+  updatedAt: number;
+  /** A disabled user cannot log in and their sessions stop working. */
+  disabled: boolean;
+}
+
+/** A web app login. The cookie carries the session id; storage keeps only its sha256. */
+export interface SessionRecord {
+  /** sha256 of the session id, hex: a copy of the store logs nobody in. */
+  idHash: string;
+  user: string;
+  /** The web app sends it back in `X-CSRF-Token` with every request that changes something. */
+  csrfToken: string;
+  createdAt: number;
+  /** Last request seen (refreshed at most once a minute); idle expiry counts from here. */
+  lastSeenAt: number;
+}
+
 export interface HubStorage {
   /** Which backend, for logs and /api/health. */
   readonly kind: 'lmdb' | 'postgres';
@@ -226,6 +250,28 @@ export interface HubStorage {
   getApiToken(id: string): Promise<ApiTokenRecord | undefined>;
   listApiTokens(): Promise<ApiTokenRecord[]>;
   revokeApiToken(id: string, at: number): Promise<boolean>;
+
+  // Users and their web sessions
+  /** Rejects with VIGIL_API_CONFLICT when the name exists. */
+  createUser(user: UserRecord): Promise<void>;
+  getUser(name: string): Promise<UserRecord | undefined>;
+  /** By name. */
+  listUsers(): Promise<UserRecord[]>;
+  /** The user after the change; undefined when there is no such user. */
+  updateUser(name: string, patch: Partial<Pick<UserRecord, 'role' | 'passwordHash' | 'disabled' | 'updatedAt'>>): Promise<UserRecord | undefined>;
+  /** Deletes the user and their sessions; false when there is no such user. */
+  deleteUser(name: string): Promise<boolean>;
+  /** Rejects with VIGIL_API_CONFLICT when the id hash exists. */
+  createSession(session: SessionRecord): Promise<void>;
+  getSession(idHash: string): Promise<SessionRecord | undefined>;
+  /** Moves lastSeenAt forward (never back); nothing when the session is gone. */
+  touchSession(idHash: string, lastSeenAt: number): Promise<void>;
+  /** false when there was no such session. */
+  deleteSession(idHash: string): Promise<boolean>;
+  /** Ends every session of one user (password changed, disabled); how many there were. */
+  deleteUserSessions(user: string): Promise<number>;
+  /** Removes sessions last seen before `lastSeenBefore` (idle-expired); how many there were. */
+  deleteIdleSessions(lastSeenBefore: number): Promise<number>;
 
   // Small settings (e.g. the digest's last run)
   getMeta<T>(key: string): Promise<T | undefined>;

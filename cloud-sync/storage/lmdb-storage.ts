@@ -12,8 +12,10 @@ import type {
   ModelVersionRecord,
   RecordFilter,
   Resolution,
+  SessionRecord,
   StoredEpisode,
   StoredRecord,
+  UserRecord,
   VersionPerformance,
 } from './hub-storage.js';
 import { LmdbDeployments } from './lmdb-deployments.js';
@@ -21,6 +23,7 @@ import { LmdbEpisodes } from './lmdb-episodes.js';
 import { durableWrite, openHubDbs, type HubDbs } from './lmdb-layout.js';
 import { LmdbModels } from './lmdb-models.js';
 import { LmdbRecords } from './lmdb-records.js';
+import { LmdbUsers } from './lmdb-users.js';
 import { mergePatch } from './merge-patch.js';
 
 export interface LmdbHubStorageOptions {
@@ -47,6 +50,7 @@ class LmdbHubStorage implements HubStorage {
   private readonly episodes: LmdbEpisodes;
   private readonly models: LmdbModels;
   private readonly deployments: LmdbDeployments;
+  private readonly users: LmdbUsers;
   private closing: Promise<void> | null = null;
 
   constructor(private readonly dbs: HubDbs) {
@@ -54,6 +58,7 @@ class LmdbHubStorage implements HubStorage {
     this.episodes = new LmdbEpisodes(dbs);
     this.models = new LmdbModels(dbs);
     this.deployments = new LmdbDeployments(dbs);
+    this.users = new LmdbUsers(dbs.env);
   }
 
   // ── agents ──────────────────────────────────────────────────────────────
@@ -220,6 +225,51 @@ class LmdbHubStorage implements HubStorage {
       this.dbs.apiTokens.putSync(id, { ...token, revokedAt: at });
       return true;
     });
+  }
+
+  // ── users and sessions ──────────────────────────────────────────────────
+  createUser(user: UserRecord): Promise<void> {
+    return this.users.createUser(user);
+  }
+
+  async getUser(name: string): Promise<UserRecord | undefined> {
+    return this.users.getUser(name);
+  }
+
+  async listUsers(): Promise<UserRecord[]> {
+    return this.users.listUsers();
+  }
+
+  updateUser(name: string, patch: Partial<Pick<UserRecord, 'role' | 'passwordHash' | 'disabled' | 'updatedAt'>>): Promise<UserRecord | undefined> {
+    return this.users.updateUser(name, patch);
+  }
+
+  deleteUser(name: string): Promise<boolean> {
+    return this.users.deleteUser(name);
+  }
+
+  createSession(session: SessionRecord): Promise<void> {
+    return this.users.createSession(session);
+  }
+
+  async getSession(idHash: string): Promise<SessionRecord | undefined> {
+    return this.users.getSession(idHash);
+  }
+
+  touchSession(idHash: string, lastSeenAt: number): Promise<void> {
+    return this.users.touchSession(idHash, lastSeenAt);
+  }
+
+  deleteSession(idHash: string): Promise<boolean> {
+    return this.users.deleteSession(idHash);
+  }
+
+  deleteUserSessions(user: string): Promise<number> {
+    return this.users.deleteUserSessions(user);
+  }
+
+  deleteIdleSessions(lastSeenBefore: number): Promise<number> {
+    return this.users.deleteIdleSessions(lastSeenBefore);
   }
 
   // ── meta ────────────────────────────────────────────────────────────────

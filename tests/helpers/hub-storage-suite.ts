@@ -6,6 +6,8 @@ import type {
   HubStorage,
   ModelVersionRecord,
   Resolution,
+  SessionRecord,
+  UserRecord,
 } from '../../cloud-sync/storage/hub-storage.js';
 import type { Episode } from '../../shared/episode.js';
 import type { SyncRecord } from '../../shared/sync-protocol.js';
@@ -111,6 +113,14 @@ function target(deploymentId: string, agent: string, fields: Partial<DeploymentT
 
 function apiToken(id: string, createdAt: number): ApiTokenRecord {
   return { id, name: `token ${id}`, role: 'operator', tokenHash: 'f0'.repeat(32), tokenSalt: '0a'.repeat(16), createdAt, revokedAt: null };
+}
+
+function user(name: string, fields: Partial<UserRecord> = {}): UserRecord {
+  return { name, role: 'operator', passwordHash: `scrypt$16384$8$1$c2FsdA$${name}`, createdAt: T0, updatedAt: T0, disabled: false, ...fields };
+}
+
+function session(idHash: string, userName: string, lastSeenAt = T0): SessionRecord {
+  return { idHash, user: userName, csrfToken: `csrf-${idHash}`, createdAt: T0, lastSeenAt };
 }
 
 async function addAgent(storage: HubStorage, id: string, labels: Record<string, string> = {}): Promise<void> {
@@ -524,6 +534,64 @@ export function hubStorageSuite(name: string, open: () => Promise<HubStorage>, c
         expect((await storage.getApiToken('t2'))?.revokedAt).toBe(T0 + 99);
         expect(await storage.revokeApiToken('nothing', T0)).toBe(false);
         expect(await storage.getApiToken('nothing')).toBeUndefined();
+      });
+    });
+
+    describe('users and sessions', () => {
+      it('creates users, lists them by name and refuses a second one with the same name', async () => {
+        await storage.createUser(user('zoe', { role: 'admin' }));
+        await storage.createUser(user('anna'));
+        await expect(storage.createUser(user('zoe'))).rejects.toMatchObject({ code: 'VIGIL_API_CONFLICT' });
+        expect(await storage.getUser('zoe')).toEqual(user('zoe', { role: 'admin' }));
+        expect(await storage.getUser('nobody')).toBeUndefined();
+        expect((await storage.listUsers()).map((u) => u.name)).toEqual(['anna', 'zoe']);
+      });
+
+      it('updates a user field by field and returns the result', async () => {
+        await storage.createUser(user('anna'));
+        expect(await storage.updateUser('anna', { role: 'viewer', updatedAt: T0 + 1 })).toEqual(user('anna', { role: 'viewer', updatedAt: T0 + 1 }));
+        await storage.updateUser('anna', { disabled: true, passwordHash: 'scrypt$new', role: undefined });
+        expect(await storage.getUser('anna')).toEqual(user('anna', { role: 'viewer', updatedAt: T0 + 1, disabled: true, passwordHash: 'scrypt$new' }));
+        expect(await storage.updateUser('nobody', { disabled: true })).toBeUndefined();
+      });
+
+      it('keeps sessions by id hash, moves lastSeenAt only forward, and deletes them one by one', async () => {
+        await storage.createUser(user('anna'));
+        await storage.createSession(session('h1', 'anna'));
+        await expect(storage.createSession(session('h1', 'anna'))).rejects.toMatchObject({ code: 'VIGIL_API_CONFLICT' });
+        await storage.touchSession('h1', T0 + 500);
+        await storage.touchSession('h1', T0 + 100);
+        await storage.touchSession('gone', T0 + 100);
+        expect(await storage.getSession('h1')).toEqual(session('h1', 'anna', T0 + 500));
+        expect(await storage.getSession('gone')).toBeUndefined();
+        expect(await storage.deleteSession('h1')).toBe(true);
+        expect(await storage.deleteSession('h1')).toBe(false);
+        expect(await storage.getSession('h1')).toBeUndefined();
+      });
+
+      it("ends one user's sessions, idle sessions, and a deleted user's sessions", async () => {
+        for (const name of ['anna', 'ben']) await storage.createUser(user(name));
+        await storage.createSession(session('a1', 'anna', T0 + 10));
+        await storage.createSession(session('a2', 'anna', T0 + 20));
+        await storage.createSession(session('b1', 'ben', T0 + 5));
+        await storage.createSession(session('b2', 'ben', T0 + 30));
+        expect(await storage.deleteUserSessions('anna')).toBe(2);
+        expect(await storage.getSession('a2')).toBeUndefined();
+        expect(await storage.deleteIdleSessions(T0 + 30)).toBe(1);
+        expect(await storage.getSession('b1')).toBeUndefined();
+        expect(await storage.getSession('b2')).toEqual(session('b2', 'ben', T0 + 30));
+        expect(await storage.deleteUser('ben')).toBe(true);
+        expect(await storage.deleteUser('ben')).toBe(false);
+        expect(await storage.getUser('ben')).toBeUndefined();
+        expect(await storage.getSession('b2')).toBeUndefined();
+      });
+
+      it('keeps users and sessions across close and reopen', async () => {
+        await storage.createUser(user('anna', { role: 'admin' }));
+        await storage.createSession(session('h1', 'anna', T0 + 7));
+        const again = await reopen();
+        expect(await again.getUser('anna')).toEqual(user('anna', { role: 'admin' }));
+        expect(await again.getSession('h1')).toEqual(session('h1', 'anna', T0 + 7));
       });
     });
 

@@ -27,6 +27,7 @@ function episode(id: string, overrides: Partial<Episode>): Episode {
     topTags: [{ tag: 'pump1.temp', share: 0.8 }],
     thresholds: { warn: 0.5, alarm: 0.8 },
     snapshot: [{ tag: 'pump1.temp', ts: [T0, T0 + 1000], values: [71.5, 74.25], quality: ['good', 'good'] }],
+    scores: { tag: 'score:pump-pca', ts: [T0 + 1000, T0 + 2000, T0 + 3000], values: [0.3, 0.9, null], quality: ['good', 'good', 'good'] },
     ...overrides,
   };
 }
@@ -64,6 +65,7 @@ describe('episodes API', () => {
     expect(list.status).toBe(200);
     expect(ids(list.json)).toEqual([e1.id, e3.id, e2.id]);
     expect(list.json.episodes[0].episode.snapshot).toBeUndefined();
+    expect(list.json.episodes[0].episode.scores).toBeUndefined();
     expect(list.json.episodes[0]).toMatchObject({ episode: { revision: 2, state: 'closed', windows: 9 }, resolution: null });
 
     expect(ids((await api(hub.url, '/api/episodes?version=2.0.0', { token: viewer })).json)).toEqual([e3.id]);
@@ -78,6 +80,18 @@ describe('episodes API', () => {
     expect(one.status).toBe(200);
     expect(one.json.episode).toEqual(e1closed);
     expect((await api(hub.url, '/api/episodes/gw-ep%3Apump-pca%3Anope', { token: viewer })).json.error.code).toBe('VIGIL_API_NOT_FOUND');
+  });
+
+  it('returns the score series an episode carries, judged by its thresholds, for the plot', async () => {
+    const scores = await api(hub.url, `${path(e2)}/scores`, { token: viewer });
+    expect(scores.status).toBe(200);
+    expect(scores.json).toEqual({
+      thresholds: { warn: 0.5, alarm: 0.8 },
+      scores: [
+        { start: T0 + 1000, end: T0 + 1000, score: 0.3, level: 'normal', version: '1.0.0', shadow: false },
+        { start: T0 + 2000, end: T0 + 2000, score: 0.9, level: 'alarm', version: '1.0.0', shadow: false },
+      ],
+    });
   });
 
   it('resolves an episode for an operator, naming who and when; viewers may not', async () => {

@@ -6,6 +6,7 @@ import { checkConfig } from '../../agent/config/load.js';
 import { CSV_COLUMNS } from '../../agent/config/csv-tags.js';
 import { isError } from '../../agent/config/config-error.js';
 import { loadHubConfig } from '../../cloud-sync/config/load-hub-config.js';
+import { HubConfigSchema } from '../../cloud-sync/config/hub-config-schema.js';
 
 const CONFIG_DIR = join(SCHEMA_DIR, '..');
 
@@ -75,5 +76,7 @@ describe('generated JSON Schemas and the example configuration', () => {
     expect(undocumented).toEqual([]);
     const config = await loadHubConfig(join(CONFIG_DIR, 'hub.example.yaml'));
     expect(config.storage.type).toBe('lmdb');
+    // Every section reaches the hub, not only the ones the first version had.
+    expect(Object.keys(config).filter((k) => k !== 'file').sort()).toEqual(Object.keys(HubConfigSchema.shape).sort());
   });
 });
