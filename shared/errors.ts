@@ -34,6 +34,8 @@ export const ERROR_CODES = {
   VIGIL_API_TOO_LARGE: 'The API request body is larger than http.maxBodyBytes in hub.yaml.',
   VIGIL_HUB_INTERNAL: 'The hub failed unexpectedly while answering; the log has the details. Nothing was half-written.',
   VIGIL_HUB_WEBHOOK_FAILED: 'The digest webhook could not be reached or refused the post; the next scheduled digest tries again.',
+  VIGIL_WEB_UNREACHABLE: 'The web app got no answer from the hub (network, hub restarting); the page tries again at its next refresh.',
+  VIGIL_WEB_UNEXPECTED: 'The web app failed unexpectedly in the browser; reload the page (the browser console has the details).',
   VIGIL_API_CONFLICT: 'The API request conflicts with what exists (e.g. a model version is immutable once uploaded).',
 } as const;
 
