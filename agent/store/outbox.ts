@@ -16,6 +16,19 @@ export interface OutboxRecord {
   bytes: number;
 }
 
+/**
+ * A pending record as it is stored, for a sender that splices it into a
+ * message instead of parsing and printing it again: `stored` is the UTF-8 JSON
+ * `append` wrote, always an object whose first member is `at`:
+ * `{"at":<ms>,"body":…}` (`body` absent when it was undefined).
+ */
+export interface StoredOutboxRecord {
+  seq: number;
+  stored: Buffer;
+  /** As in OutboxRecord. */
+  bytes: number;
+}
+
 export interface OutboxStreamStats {
   /** The seq the next appended record gets. */
   next: number;
@@ -36,6 +49,14 @@ export interface EvictedRange {
   count: number;
   bytes: number;
 }
+
+/** Byte charges of contiguous records from `first`, as `pendingStored` read them. */
+interface ReadCharges {
+  first: number;
+  bytes: number[];
+}
+/** At most this many charges are kept per stream (a few batches in flight). */
+const MAX_KEPT_CHARGES = 100_000;
 
 /** Charged per record beyond its encoded value: the ordered-binary key and LMDB's node header. */
 export const RECORD_OVERHEAD_BYTES = 32;
@@ -136,6 +157,8 @@ export class Outbox {
   private scheduled = false;
   private closed = false;
   private idleWaiters: Array<() => void> = [];
+  /** Byte charges of the records `pendingStored` returned lately, per stream (see `rememberCharges`). */
+  private readonly charges = new Map<OutboxStream, ReadCharges>();
   private readonly committedListeners: Array<() => void> = [];
   private failedCommits = 0;
 
@@ -175,14 +198,26 @@ export class Outbox {
 
   /** Durable records after `afterSeq`, in seq order; evicted and acked ones are never returned. */
   pending(stream: OutboxStream, afterSeq: number, limit: number): OutboxRecord[] {
+    return this.pendingStored(stream, afterSeq, limit).map(({ seq, stored, bytes }) => {
+      const parsed = JSON.parse(stored.toString('utf8')) as { at: number; body: unknown };
+      return { seq, at: parsed.at, body: parsed.body, bytes };
+    });
+  }
+
+  /**
+   * The same records as `pending`, as stored bytes: the hub link splices them
+   * into its batch message, which costs a fraction of parsing each record and
+   * printing it again.
+   */
+  pendingStored(stream: OutboxStream, afterSeq: number, limit: number): StoredOutboxRecord[] {
     const state = this.stateOf(stream);
     const start = Math.max(afterSeq, state.floor) + 1;
     if (start > state.durable || limit <= 0) return [];
-    const out: OutboxRecord[] = [];
+    const out: StoredOutboxRecord[] = [];
     for (const { key, value } of this.records.getRange({ start: [stream, start], end: [stream, state.durable + 1], limit })) {
-      const parsed = JSON.parse(value.toString('utf8')) as { at: number; body: unknown };
-      out.push({ seq: key[1], at: parsed.at, body: parsed.body, bytes: value.length + RECORD_OVERHEAD_BYTES });
+      out.push({ seq: key[1], stored: value, bytes: value.length + RECORD_OVERHEAD_BYTES });
     }
+    this.rememberCharges(stream, out);
     return out;
   }
 
@@ -339,7 +374,9 @@ export class Outbox {
       } else if (job.kind === 'ack') {
         const s = this.stateOf(job.stream);
         if (job.upTo > s.acked) {
-          this.removeRange(job.stream, s.floor, job.upTo, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY, removes);
+          if (!this.removeCharged(job.stream, s.floor, job.upTo, removes)) {
+            this.removeRange(job.stream, s.floor, job.upTo, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY, removes);
+          }
           s.floor = Math.max(s.floor, job.upTo);
           s.acked = job.upTo;
           touched.add(job.stream);
@@ -403,6 +440,53 @@ export class Outbox {
         this.pump();
       },
     );
+  }
+
+  /**
+   * Acks delete what the hub has — almost always records `pendingStored` just
+   * read for it. Their charges are kept (a number per record, only for the
+   * latest contiguous reads) so that the delete needs no second read of
+   * values it only wants the sizes of.
+   */
+  private rememberCharges(stream: OutboxStream, read: readonly StoredOutboxRecord[]): void {
+    if (read.length === 0) return;
+    const first = read[0]!.seq;
+    let kept = this.charges.get(stream);
+    if (kept === undefined || first < kept.first || first > kept.first + kept.bytes.length || read[read.length - 1]!.seq !== first + read.length - 1) {
+      kept = { first, bytes: [] };
+      this.charges.set(stream, kept);
+    }
+    // A read may start inside what is kept (a batch cut short by its byte budget, a resend): from there on it replaces it.
+    kept.bytes.length = first - kept.first;
+    for (const record of read) kept.bytes.push(record.bytes);
+    if (kept.bytes.length > MAX_KEPT_CHARGES) this.forgetCharges(kept, kept.first + kept.bytes.length - MAX_KEPT_CHARGES - 1);
+  }
+
+  /**
+   * Queues the deletion of (after, upTo] from remembered charges, updating
+   * count and bytes; false (nothing done) when they are not all remembered.
+   * Every seq in (floor, durable] is present: appends are gap-free and only
+   * acks and evictions delete, always from the floor up.
+   */
+  private removeCharged(stream: OutboxStream, after: number, upTo: number, removes: Array<[string, number]>): boolean {
+    const kept = this.charges.get(stream);
+    if (kept === undefined || after + 1 < kept.first || upTo > kept.first + kept.bytes.length - 1) return false;
+    let bytes = 0;
+    for (let seq = after + 1; seq <= upTo; seq++) {
+      bytes += kept.bytes[seq - kept.first]!;
+      removes.push([stream, seq]);
+    }
+    this.forgetCharges(kept, upTo);
+    const s = this.stateOf(stream);
+    s.count -= upTo - after;
+    s.bytes -= bytes;
+    return true;
+  }
+
+  private forgetCharges(kept: ReadCharges, upTo: number): void {
+    if (upTo < kept.first) return;
+    kept.bytes.splice(0, upTo - kept.first + 1);
+    kept.first = upTo + 1;
   }
 
   /**

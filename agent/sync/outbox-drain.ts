@@ -2,7 +2,7 @@ import type { Logger } from '../../shared/logger.js';
 import { MAX_BATCH_BYTES, SYNC_STREAMS, type Ack, type SyncStream, type Welcome } from '../../shared/sync-protocol.js';
 import type { Outbox } from '../store/outbox.js';
 import type { SyncCounters } from './link-state.js';
-import { takeBatch } from './take-batch.js';
+import { batchMessage, takeBatch } from './take-batch.js';
 
 /** Where batches go: the open hub connection. */
 export interface BatchSink {
@@ -11,7 +11,7 @@ export interface BatchSink {
 }
 
 export interface OutboxDrainOptions {
-  outbox: Pick<Outbox, 'pending' | 'ack' | 'lastDurable' | 'stats'>;
+  outbox: Pick<Outbox, 'pendingStored' | 'ack' | 'lastDurable' | 'stats'>;
   epoch: string;
   /** Most records per batch (hub.batchRecords). */
   batchRecords: number;
@@ -140,20 +140,14 @@ export class OutboxDrain {
   private sendNext(sink: BatchSink, stream: SyncStream): boolean {
     const cursor = this.cursor(stream);
     if (cursor.inFlight.length >= this.o.inFlightBatches) return false;
-    const pending = this.o.outbox.pending(stream, cursor.sentUpTo, this.o.batchRecords);
+    const pending = this.o.outbox.pendingStored(stream, cursor.sentUpTo, this.o.batchRecords);
     if (pending.length === 0) return false;
     const { records, oversized } = takeBatch(pending, BATCH_BYTE_BUDGET);
     const first = records[0]!.seq;
     const last = records[records.length - 1]!.seq;
     if (oversized) this.logOversized(stream, first, records[0]!.bytes);
-    const text = JSON.stringify({
-      type: 'batch',
-      stream,
-      epoch: this.o.epoch,
-      first,
-      last,
-      records: records.map((r) => ({ seq: r.seq, at: r.at, body: r.body })),
-    });
+    // Spliced from the stored bytes: the records are never parsed here.
+    const text = batchMessage(stream, this.o.epoch, records);
     if (!sink.send(text, () => this.pump())) {
       this.detach();
       return false;

@@ -6,16 +6,18 @@ import {
   SYNC_STREAMS,
   batchSeqError,
   chooseProtocol,
-  parseAgentMessage,
+  type AgentMessage,
   type Batch,
   type Heartbeat,
   type Hello,
   type HubMessage,
+  type ParseResult,
   type SyncStream,
 } from '../../shared/sync-protocol.js';
 import type { AgentChannel, DeploymentHooks } from './agent-channels.js';
 import type { HubStorage } from '../storage/hub-storage.js';
 import type { HubMetrics } from '../server/hub-metrics.js';
+import { readAgentMessage } from './read-agent-message.js';
 import { SerialQueue } from './serial-queue.js';
 
 export interface ConnectionSettings {
@@ -45,6 +47,12 @@ const CLOSE_GRACE_MS = 5000;
 
 type State = 'awaiting_hello' | 'ready' | 'closing';
 
+/** A message as it arrived: parsed at once, handled in its turn. */
+interface Received {
+  parsed: ParseResult<AgentMessage>;
+  receivedAt: number;
+}
+
 /**
  * One agent's websocket, authenticated in the upgrade handler. Messages are
  * handled strictly in order (SerialQueue); the protocol's flow in one switch:
@@ -54,12 +62,20 @@ type State = 'awaiting_hello' | 'ready' | 'closing';
  *   heartbeat  → skew, health, presence; revoked meanwhile? close     → heartbeat_ack
  *   model_status → hooks.onModelStatus
  *   anything malformed or out of order → error message, close PROTOCOL_ERROR
+ *
+ * Throughput of a backlog: a message is parsed when it arrives, so parsing
+ * the next batches overlaps the wait for the previous one to be durable; and
+ * the batches of one stream that wait together are stored by ONE ingest (one
+ * transaction, one sync to disk), then acked one by one, in order. One ingest
+ * at a time: a batch is never stored while an earlier one may still fail —
+ * the welcome's `stored` cursor would then skip the failed one, and the agent
+ * would delete records the hub does not have.
  */
 export class AgentConnection implements AgentChannel {
   private state: State = 'awaiting_hello';
   private epoch = '';
   private paused = false;
-  private readonly queue: SerialQueue;
+  private readonly queue: SerialQueue<Received>;
   private readonly liveness: NodeJS.Timeout;
   private readonly now: () => number;
   private readonly log: Logger;
@@ -74,6 +90,7 @@ export class AgentConnection implements AgentChannel {
     this.now = deps.now ?? Date.now;
     this.log = deps.log.child({ agent });
     this.queue = new SerialQueue(
+      (waiting) => this.handle(waiting),
       () => this.resume(),
       (err) => this.log.error({ err: describeError(err) }, 'sync message handler failed'),
     );
@@ -109,7 +126,8 @@ export class AgentConnection implements AgentChannel {
   private receive(data: RawData): void {
     const receivedAt = this.now();
     this.liveness.refresh();
-    this.queue.push(() => this.dispatch(data as Buffer, receivedAt));
+    if (this.state === 'closing') return;
+    this.queue.push({ parsed: readAgentMessage(data as Buffer), receivedAt });
     if (!this.paused && this.queue.size > this.deps.settings.maxQueuedBatches) {
       // Backpressure: stop reading the socket; TCP pushes back on the agent.
       this.paused = true;
@@ -123,21 +141,31 @@ export class AgentConnection implements AgentChannel {
     this.ws.resume();
   }
 
-  private async dispatch(data: Buffer, receivedAt: number): Promise<void> {
-    if (this.state === 'closing') return;
-    const parsed = parseAgentMessage(data);
-    if (!parsed.ok) return this.protocolError('malformed', parsed.error);
+  /** Handles the first waiting message (and the batches right behind a batch); returns how many it handled. */
+  private async handle(waiting: readonly Received[]): Promise<number> {
+    if (this.state === 'closing') return waiting.length;
+    const { parsed, receivedAt } = waiting[0]!;
+    if (!parsed.ok) {
+      this.protocolError('malformed', parsed.error);
+      return 1;
+    }
     const message = parsed.message;
-    if (message.type !== 'hello' && this.state !== 'ready') return this.protocolError('order', `${message.type} before hello`);
+    if (message.type !== 'hello' && this.state !== 'ready') {
+      this.protocolError('order', `${message.type} before hello`);
+      return 1;
+    }
     switch (message.type) {
       case 'hello':
-        return this.hello(message);
+        await this.hello(message);
+        return 1;
       case 'batch':
-        return this.batch(message, receivedAt);
+        return this.batches(waiting);
       case 'heartbeat':
-        return this.heartbeat(message, receivedAt);
+        await this.heartbeat(message, receivedAt);
+        return 1;
       case 'model_status':
-        return this.deps.hooks.onModelStatus(this.agent, message);
+        await this.deps.hooks.onModelStatus(this.agent, message);
+        return 1;
     }
   }
 
@@ -173,23 +201,53 @@ export class AgentConnection implements AgentChannel {
     this.deps.hooks.onAgentReady(this.agent).catch((err: unknown) => this.log.error({ err: describeError(err) }, 'deployment hook failed'));
   }
 
-  private async batch(batch: Batch, receivedAt: number): Promise<void> {
-    if (batch.epoch !== this.epoch) return this.protocolError('epoch', `batch of epoch ${batch.epoch} on a connection that said hello with epoch ${this.epoch}`);
-    const seqError = batchSeqError(batch);
-    if (seqError) return this.protocolError('sequence', `batch ${batch.stream} ${batch.first}–${batch.last}: ${seqError}`);
+  /**
+   * Stores the first waiting batch together with the valid batches of the
+   * same stream right behind it (at most maxQueuedBatches): one ingest, then
+   * an ack for each. Returns how many batches that took.
+   */
+  private async batches(waiting: readonly Received[]): Promise<number> {
+    const run: Array<{ batch: Batch; receivedAt: number }> = [];
+    for (const { parsed, receivedAt } of waiting) {
+      if (run.length >= this.deps.settings.maxQueuedBatches || !parsed.ok || parsed.message.type !== 'batch') break;
+      const batch = parsed.message;
+      const error = this.batchError(batch);
+      if (error !== null) {
+        if (run.length === 0) this.protocolError(error.reason, error.message);
+        break;
+      }
+      if (run.length > 0 && batch.stream !== run[0]!.batch.stream) break;
+      run.push({ batch, receivedAt });
+    }
+    if (run.length === 0) return 1;
+    const { stream, epoch } = run[0]!.batch;
+    const first = run[0]!.batch.first;
+    const last = run[run.length - 1]!.batch.last;
+    const records = run.length === 1 ? run[0]!.batch.records : run.flatMap((r) => r.batch.records);
     const { storage, metrics } = this.deps;
     let result;
     try {
-      result = await storage.ingest(this.agent, batch.epoch, batch.stream, batch.records, receivedAt);
+      result = await storage.ingest(this.agent, epoch, stream, records, run[0]!.receivedAt);
     } catch (err) {
-      return this.storageFailed(err, `batch ${batch.stream} ${batch.first}–${batch.last}`);
+      this.storageFailed(err, `batch ${stream} ${first}–${last}`);
+      return run.length;
     }
-    metrics.ingestSeconds.observe((this.now() - receivedAt) / 1000);
-    metrics.batches.inc({ stream: batch.stream });
-    metrics.recordsIngested.inc({ stream: batch.stream }, result.stored);
-    if (result.duplicates > 0) metrics.duplicates.inc({ stream: batch.stream }, result.duplicates);
-    // Only now is the batch durable: the ack lets the agent forget it.
-    if (this.send({ type: 'ack', stream: batch.stream, epoch: batch.epoch, upTo: batch.last })) metrics.acks.inc();
+    const done = this.now();
+    for (const { receivedAt } of run) metrics.ingestSeconds.observe((done - receivedAt) / 1000);
+    metrics.batches.inc({ stream }, run.length);
+    metrics.recordsIngested.inc({ stream }, result.stored);
+    if (result.duplicates > 0) metrics.duplicates.inc({ stream }, result.duplicates);
+    // Only now are the batches durable: the acks (one per batch, in order) let the agent forget them.
+    for (const { batch } of run) if (this.send({ type: 'ack', stream, epoch, upTo: batch.last })) metrics.acks.inc();
+    return run.length;
+  }
+
+  /** What makes a batch a protocol error on this connection, or null. */
+  private batchError(batch: Batch): { reason: string; message: string } | null {
+    if (batch.epoch !== this.epoch) return { reason: 'epoch', message: `batch of epoch ${batch.epoch} on a connection that said hello with epoch ${this.epoch}` };
+    const seqError = batchSeqError(batch);
+    if (seqError) return { reason: 'sequence', message: `batch ${batch.stream} ${batch.first}–${batch.last}: ${seqError}` };
+    return null;
   }
 
   private async heartbeat(heartbeat: Heartbeat, receivedAt: number): Promise<void> {

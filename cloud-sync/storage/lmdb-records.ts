@@ -1,15 +1,24 @@
 import type { SyncRecord, SyncStream } from '../../shared/sync-protocol.js';
 import type { IngestResult, RecordFilter, StoredRecord } from './hub-storage.js';
-import { KEY_MAX, type BatchEntry, type HubDbs, type StreamCursor } from './lmdb-layout.js';
+import { KEY_MAX, type BatchEntry, type HubDbs, type SeqKey, type StreamCursor } from './lmdb-layout.js';
 
 /** listRecords without a limit returns this many. */
 export const DEFAULT_RECORD_LIMIT = 100;
 
 /**
- * Result records (scores, episodes, events) on the hub: stored once per
- * (stream, agent, epoch, seq), counted per (stream, agent, epoch) cursor, and
- * listed newest first through a per-batch index (a batch shares one receive
- * time), which costs two index entries per batch instead of one per record.
+ * Result records (scores, episodes, events) on the hub. Each ingest stores
+ * the records new to the hub as ONE value (columns of seqs, times and
+ * bodies) keyed by the first seq it stored, and two index entries for
+ * newest-first listing — with the cursor, four puts per batch, not one per
+ * record.
+ *
+ * Idempotency by (stream, agent, epoch, seq) needs to know which seqs are
+ * stored without a key per record: the cursor's open run [runStart, upTo] is
+ * stored whole, and below it the closed runs in `seqRuns` are (they appear
+ * only after gaps: evictions on the agent, or a seq that came late). Agents
+ * send in seq order after what the hub said it stored, so a seq above `upTo`
+ * is new without any lookup, a resend inside the open run is a duplicate
+ * without any lookup, and only seqs below it cost a search.
  */
 export class LmdbRecords {
   constructor(private readonly dbs: HubDbs) {}
@@ -28,35 +37,34 @@ export class LmdbRecords {
     receivedAt: number,
     onStored: (body: unknown) => void,
   ): IngestResult {
-    const { records: db, cursors } = this.dbs;
+    const { cursors, recordBatches, batchesByTime, batchesByAgent } = this.dbs;
     const cursorKey: [SyncStream, string, string] = [stream, agent, epoch];
-    const cursor: StreamCursor = cursors.get(cursorKey) ?? { upTo: 0, count: 0 };
-    // Agents send in seq order after what the hub said it stored, so a seq
-    // above everything seen so far needs no lookup; only resends are checked.
-    let highest = cursor.upTo;
-    const runs: number[] = [];
+    const before = cursors.get(cursorKey);
+    const cursor: StreamCursor = before ? { ...before } : { upTo: 0, count: 0, runStart: 1 };
+    const runs = new SeqRuns(this.dbs, stream, agent, epoch, cursor);
+    const seqs: number[] = [];
+    const ats: number[] = [];
+    const bodies: unknown[] = [];
     const models = new Set<string>();
-    let stored = 0;
     for (const record of records) {
-      const key: [SyncStream, string, string, number] = [stream, agent, epoch, record.seq];
-      if (record.seq <= highest && db.doesExist(key)) continue;
-      db.putSync(key, { at: record.at, receivedAt, body: record.body });
-      highest = Math.max(highest, record.seq);
-      stored++;
-      const lastRun = runs.length - 1;
-      if (lastRun > 0 && runs[lastRun] === record.seq - 1) runs[lastRun] = record.seq;
-      else runs.push(record.seq, record.seq);
+      if (!runs.add(record.seq)) continue;
+      seqs.push(record.seq);
+      ats.push(record.at);
+      bodies.push(record.body);
       const model = (record.body as { model?: unknown } | null)?.model;
       if (typeof model === 'string') models.add(model);
       onStored(record.body);
     }
-    if (stored > 0) {
-      cursors.putSync(cursorKey, { upTo: highest, count: cursor.count + stored });
-      const entry: BatchEntry = { runs, models: [...models] };
-      this.dbs.batchesByTime.putSync([stream, receivedAt, agent, epoch, runs[0]!], entry);
-      this.dbs.batchesByAgent.putSync([agent, stream, receivedAt, epoch, runs[0]!], entry);
+    if (seqs.length > 0) {
+      const first = seqs[0]!;
+      cursor.count += seqs.length;
+      cursors.putSync(cursorKey, cursor);
+      recordBatches.putSync([stream, agent, epoch, first], { receivedAt, seqs, ats, bodies });
+      const entry: BatchEntry = { models: [...models] };
+      batchesByTime.putSync([stream, receivedAt, agent, epoch, first], entry);
+      batchesByAgent.putSync([agent, stream, receivedAt, epoch, first], entry);
     }
-    return { stored, duplicates: records.length - stored };
+    return { stored: seqs.length, duplicates: records.length - seqs.length };
   }
 
   storedUpTo(agent: string, epoch: string, stream: SyncStream): number {
@@ -77,21 +85,16 @@ export class LmdbRecords {
     if (limit <= 0) return out;
     const from = filter.from ?? -Infinity;
     const to = filter.to ?? Infinity;
-    for (const batch of this.batchesNewestFirst(stream, filter.agent, from, to)) {
-      if (filter.model !== undefined && !batch.entry.models.includes(filter.model)) continue;
-      for (let i = batch.entry.runs.length - 2; i >= 0; i -= 2) {
-        const lo = batch.entry.runs[i]!;
-        const hi = batch.entry.runs[i + 1]!;
-        const range = this.dbs.records.getRange({
-          start: [stream, batch.agent, batch.epoch, hi],
-          end: [stream, batch.agent, batch.epoch, lo - 1],
-          reverse: true,
-        });
-        for (const { key, value } of range) {
-          if (filter.model !== undefined && (value.body as { model?: unknown } | null)?.model !== filter.model) continue;
-          out.push({ seq: key[3], at: value.at, body: value.body, agent: batch.agent, epoch: batch.epoch, stream, receivedAt: value.receivedAt });
-          if (out.length >= limit) return out;
-        }
+    for (const { agent, epoch, first, entry } of this.batchesNewestFirst(stream, filter.agent, from, to)) {
+      if (filter.model !== undefined && !entry.models.includes(filter.model)) continue;
+      const batch = this.dbs.recordBatches.get([stream, agent, epoch, first]);
+      if (batch === undefined) continue;
+      const order = batch.seqs.map((_, i) => i).sort((a, b) => batch.seqs[b]! - batch.seqs[a]!);
+      for (const i of order) {
+        const body = batch.bodies[i];
+        if (filter.model !== undefined && (body as { model?: unknown } | null)?.model !== filter.model) continue;
+        out.push({ seq: batch.seqs[i]!, at: batch.ats[i]!, body, agent, epoch, stream, receivedAt: batch.receivedAt });
+        if (out.length >= limit) return out;
       }
     }
     return out;
@@ -102,13 +105,79 @@ export class LmdbRecords {
     agent: string | undefined,
     from: number,
     to: number,
-  ): Generator<{ agent: string; epoch: string; entry: BatchEntry }> {
+  ): Generator<{ agent: string; epoch: string; first: number; entry: BatchEntry }> {
     if (agent === undefined) {
       const range = this.dbs.batchesByTime.getRange({ start: [stream, to, KEY_MAX], end: [stream, from], reverse: true });
-      for (const { key, value } of range) yield { agent: key[2], epoch: key[3], entry: value };
+      for (const { key, value } of range) yield { agent: key[2], epoch: key[3], first: key[4], entry: value };
     } else {
       const range = this.dbs.batchesByAgent.getRange({ start: [agent, stream, to, KEY_MAX], end: [agent, stream, from], reverse: true });
-      for (const { key, value } of range) yield { agent, epoch: key[3], entry: value };
+      for (const { key, value } of range) yield { agent, epoch: key[3], first: key[4], entry: value };
     }
+  }
+}
+
+/**
+ * The stored seqs of one (stream, agent, epoch) during a write: the cursor's
+ * open run in memory (the caller saves the cursor), closed runs written to
+ * `seqRuns` as they change. Runs never overlap, so the closed run with the
+ * highest start ≤ seq is the only one that can hold seq.
+ */
+class SeqRuns {
+  constructor(
+    private readonly dbs: HubDbs,
+    private readonly stream: SyncStream,
+    private readonly agent: string,
+    private readonly epoch: string,
+    private readonly cursor: StreamCursor,
+  ) {}
+
+  /** Marks `seq` stored; false when it already was (a duplicate). */
+  add(seq: number): boolean {
+    const c = this.cursor;
+    if (seq > c.upTo) {
+      if (c.upTo < c.runStart) c.runStart = seq; // nothing stored yet
+      else if (seq !== c.upTo + 1) {
+        // A gap: the open run is closed and a new one starts.
+        this.dbs.seqRuns.putSync(this.key(c.runStart), c.upTo);
+        c.runStart = seq;
+      }
+      c.upTo = seq;
+      return true;
+    }
+    if (seq >= c.runStart) return false;
+    const before = this.closedRunAtOrBelow(seq);
+    if (before !== undefined && before.end >= seq) return false;
+    this.fillGap(seq, before);
+    return true;
+  }
+
+  /** Stores a seq below the open run, merging it with the runs it touches. */
+  private fillGap(seq: number, before: { start: number; end: number } | undefined): void {
+    const joinsBefore = before !== undefined && before.end === seq - 1;
+    const start = joinsBefore ? before.start : seq;
+    if (seq + 1 === this.cursor.runStart) {
+      // Closes the gap under the open run: the open run grows down.
+      if (joinsBefore) this.dbs.seqRuns.removeSync(this.key(before.start));
+      this.cursor.runStart = start;
+      return;
+    }
+    let end = seq;
+    const after = this.dbs.seqRuns.get(this.key(seq + 1));
+    if (after !== undefined) {
+      end = after;
+      this.dbs.seqRuns.removeSync(this.key(seq + 1));
+    }
+    this.dbs.seqRuns.putSync(this.key(start), end);
+  }
+
+  private closedRunAtOrBelow(seq: number): { start: number; end: number } | undefined {
+    for (const { key, value } of this.dbs.seqRuns.getRange({ start: this.key(seq), end: [this.stream, this.agent, this.epoch], reverse: true, limit: 1 })) {
+      return { start: key[3], end: value };
+    }
+    return undefined;
+  }
+
+  private key(seq: number): SeqKey {
+    return [this.stream, this.agent, this.epoch, seq];
   }
 }

@@ -24,6 +24,10 @@ import { pcaPackage } from '../helpers/pca-package.js';
  *    drained by the agent's real HubLink into a real `vigil hub` process
  *    (LMDB storage, acks after durable ingest); records/s = records ÷ time from
  *    link start to the last ack; the hub's record count is checked;
+ *    after an unmeasured warm-up of both, 1 and 2 alternate --rounds times
+ *    (ceiling, drain, ceiling, drain, …) so that both see the same neighbours
+ *    on a shared machine; the figures are medians, with min–max, and the CPU
+ *    each side spent per record;
  * 3. --fleet simulated agents (a role process, real protocol) connect; the
  *    hub's RSS is read from /proc;
  * 4. a model version is pushed and deployed to --deploy of them; time until
@@ -38,6 +42,7 @@ const { values: opts } = parseArgs({
     'in-flight': { type: 'string', default: '4' },
     fleet: { type: 'string', default: '1000' },
     deploy: { type: 'string', default: '500' },
+    rounds: { type: 'string', default: '3' },
   },
 });
 const total = Number(opts.records);
@@ -45,6 +50,7 @@ const batchRecords = Number(opts.batch);
 const inFlight = Number(opts['in-flight']);
 const fleet = Number(opts.fleet);
 const deployCount = Number(opts.deploy);
+const rounds = Number(opts.rounds);
 const ROLES = new URL('./sync/', import.meta.url);
 
 function scoreRecord(i: number): Record<string, unknown> {
@@ -88,20 +94,29 @@ const procCpuSeconds = (pid: number) => {
 };
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
+interface Measured {
+  /** Records per second. */
+  rate: number;
+  /** CPU time per record, µs (all threads): the sending side (this process) and the receiving process. */
+  senderUs: number;
+  receiverUs: number;
+}
+
+const cpuUs = (seconds: number, records: number) => (seconds * 1e6) / records;
+const ownCpuSeconds = (since: NodeJS.CpuUsage) => {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1e6;
+};
+
 /** Phase 1: pre-serialised batches through a bare ws pair, the same window of acks. */
-async function ceiling(): Promise<number> {
-  const peer = forkRole('raw-ws-peer.ts', []);
-  const port = await nextMessage(peer, (m: { port?: number }) => m.port);
+async function ceiling(peer: ChildProcess, port: number, ring: readonly string[], records = total): Promise<Measured> {
   const ws = new WebSocket(`ws://127.0.0.1:${port}`, { maxPayload: MAX_MESSAGE_BYTES });
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  // A ring of distinct messages of the agent's size; the same bytes as the agent's batches.
-  const ring = Array.from({ length: 8 }, (_, r) => {
-    const records = Array.from({ length: batchRecords }, (_, i) => ({ seq: r * batchRecords + i + 1, at: Date.now(), body: scoreRecord(r * batchRecords + i) }));
-    return JSON.stringify({ type: 'batch', stream: 'scores', epoch: 'ceiling', first: records[0]!.seq, last: records.at(-1)!.seq, records });
-  });
-  const messages = Math.ceil(total / batchRecords);
+  const messages = Math.ceil(records / batchRecords);
   let sent = 0;
   let acked = 0;
+  const peerCpu0 = procCpuSeconds(peer.pid!);
+  const ownCpu0 = process.cpuUsage();
   const started = performance.now();
   await new Promise<void>((resolve) => {
     const pump = () => {
@@ -115,28 +130,40 @@ async function ceiling(): Promise<number> {
     pump();
   });
   const seconds = (performance.now() - started) / 1000;
+  const measured = {
+    rate: (messages * batchRecords) / seconds,
+    senderUs: cpuUs(ownCpuSeconds(ownCpu0), messages * batchRecords),
+    receiverUs: cpuUs(procCpuSeconds(peer.pid!) - peerCpu0, messages * batchRecords),
+  };
   ws.close();
-  peer.send({ stop: true });
-  console.log(`ceiling: ${messages} messages of ${(Buffer.byteLength(ring[0]!) / 1024).toFixed(0)} KB (${batchRecords} records) in ${seconds.toFixed(2)} s`);
-  return (messages * batchRecords) / seconds;
+  return measured;
 }
 
-/** Phase 2: the agent's outbox drained by its real link into the hub process. */
-async function drain(hub: HubProcess, admin: string, dir: string): Promise<number> {
-  const store = await openAgentStore({ dir: join(dir, 'agent-store'), quotaBytes: 8 * 1024 ** 3, historyHours: 1, agent: 'bench-drain', log: silentLogger() });
+/** A ring of distinct batch messages of the agent's size; the same bytes as the agent's batches. */
+function ceilingMessages(): string[] {
+  return Array.from({ length: 8 }, (_, r) => {
+    const records = Array.from({ length: batchRecords }, (_, i) => ({ seq: r * batchRecords + i + 1, at: Date.now(), body: scoreRecord(r * batchRecords + i) }));
+    return JSON.stringify({ type: 'batch', stream: 'scores', epoch: 'ceiling', first: records[0]!.seq, last: records.at(-1)!.seq, records });
+  });
+}
+
+/** Phase 2: the agent's outbox drained by its real link into the hub process; a new agent and store each round. */
+async function drain(hub: HubProcess, admin: string, dir: string, round: number, records = total): Promise<Measured> {
+  const agentId = `bench-drain-${round}`;
+  const storeDir = join(dir, `agent-store-${round}`);
+  const store = await openAgentStore({ dir: storeDir, quotaBytes: 8 * 1024 ** 3, historyHours: 1, agent: agentId, log: silentLogger() });
   const chunk = 20_000;
-  for (let i = 0; i < total; i += chunk) await store.outbox.append('scores', Array.from({ length: Math.min(chunk, total - i) }, (_, k) => scoreRecord(i + k)));
-  const created = await api(hub.url, '/api/agents', { token: admin, body: { id: 'bench-drain', labels: {} } });
+  for (let i = 0; i < records; i += chunk) await store.outbox.append('scores', Array.from({ length: Math.min(chunk, records - i) }, (_, k) => scoreRecord(i + k)));
+  const created = await api(hub.url, '/api/agents', { token: admin, body: { id: agentId, labels: {} } });
   if (created.status !== 201) throw new Error(`could not create the agent: ${created.text}`);
   writeFileSync(join(dir, 'drain.token'), created.json.token);
-  writeFileSync(join(dir, 'hub.pub'), (await api(hub.url, '/api/signing-key')).text);
   const config = HubSchema.parse({ url: hub.syncUrl.replace(/\/sync$/, ''), tokenFile: join(dir, 'drain.token'), publicKeyFile: join(dir, 'hub.pub'), batchRecords, inFlightBatches: inFlight });
   const last = store.outbox.lastDurable('scores');
   const hubCpu0 = procCpuSeconds(hub.process.child.pid!);
   const ownCpu0 = process.cpuUsage();
   const started = performance.now();
   const link = startHubLink({
-    agentId: 'bench-drain',
+    agentId,
     config,
     store,
     scoring: { registry: new ModelRegistry(), deploy: async () => ({ result: 'refused', reason: 'bench: no deployments' }), stopShadow: async () => undefined },
@@ -145,15 +172,21 @@ async function drain(hub: HubProcess, admin: string, dir: string): Promise<numbe
   });
   while (store.outbox.stats().scores.acked < last) await new Promise((r) => setTimeout(r, 20));
   const seconds = (performance.now() - started) / 1000;
-  const ownCpu = process.cpuUsage(ownCpu0);
-  console.log(`drain CPU: agent ${((ownCpu.user + ownCpu.system) / 1e6).toFixed(2)} s, hub ${(procCpuSeconds(hub.process.child.pid!) - hubCpu0).toFixed(2)} s`);
+  const measured = { rate: records / seconds, senderUs: cpuUs(ownCpuSeconds(ownCpu0), records), receiverUs: cpuUs(procCpuSeconds(hub.process.child.pid!) - hubCpu0, records) };
   await link.stop();
   await store.close();
-  const onHub = await api(hub.url, '/api/records/scores?agent=bench-drain&limit=1', { token: admin });
-  if (onHub.json?.total !== total) throw new Error(`the hub holds ${onHub.json?.total} records of ${total}`);
-  console.log(`drain: ${total} records acked in ${seconds.toFixed(2)} s; the hub holds exactly ${onHub.json.total}`);
-  return total / seconds;
+  rmSync(storeDir, { recursive: true, force: true });
+  const onHub = await api(hub.url, `/api/records/scores?agent=${agentId}&limit=1`, { token: admin });
+  if (onHub.json?.total !== records) throw new Error(`the hub holds ${onHub.json?.total} records of ${records}`);
+  return measured;
 }
+
+const median = (xs: readonly number[]) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+const spread = (xs: readonly number[], digits = 0) => `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
 
 /** Phases 3 and 4: a simulated fleet; hub RSS; a deployment to part of it. */
 async function fleetPhases(hub: HubProcess, admin: string, dir: string): Promise<{ rss: number; rssIdle: number; deploySeconds: number }> {
@@ -200,23 +233,55 @@ async function fleetPhases(hub: HubProcess, admin: string, dir: string): Promise
 
 const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-sync-'));
 const hub = await startHubProcess();
+const peer = forkRole('raw-ws-peer.ts', []);
 try {
   const admin = await hub.addApiToken('bench', 'admin');
-  const wsRate = await ceiling();
-  const drainRate = await drain(hub, admin, dir);
-  const { rss, rssIdle, deploySeconds } = await fleetPhases(hub, admin, dir);
+  writeFileSync(join(dir, 'hub.pub'), (await api(hub.url, '/api/signing-key')).text);
+  const port = await nextMessage(peer, (m: { port?: number }) => m.port);
+  const ring = ceilingMessages();
+  console.log(`${rounds} rounds of ${total} records in messages of ${(Buffer.byteLength(ring[0]!) / 1024).toFixed(0)} KB (${batchRecords} records), ${inFlight} in flight`);
+  // Unmeasured warm-up of both paths (JIT, sockets, the hub's first writes):
+  // a cold first round showed half the raw ws rate of the later ones.
+  await ceiling(peer, port, ring, Math.min(total, 50 * batchRecords));
+  await drain(hub, admin, dir, 0, Math.min(total, 20 * batchRecords));
+  const ws: Measured[] = [];
+  const drained: Measured[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    const c = await ceiling(peer, port, ring);
+    const d = await drain(hub, admin, dir, round);
+    ws.push(c);
+    drained.push(d);
+    console.log(
+      `round ${round}: raw ws ${Math.round(c.rate).toLocaleString('en')} records/s (CPU µs/record: sender ${c.senderUs.toFixed(2)}, receiver ${c.receiverUs.toFixed(2)}) | ` +
+        `drain ${Math.round(d.rate).toLocaleString('en')} records/s (agent ${d.senderUs.toFixed(2)}, hub ${d.receiverUs.toFixed(2)}) | ratio ${(d.rate / c.rate).toFixed(2)}`,
+    );
+  }
+  peer.send({ stop: true });
+  const wsRate = median(ws.map((m) => m.rate));
+  const drainRate = median(drained.map((m) => m.rate));
+  const ratios = drained.map((d, i) => d.rate / ws[i]!.rate);
   const ratio = drainRate / wsRate;
+  const cpu = {
+    ws_sender: median(ws.map((m) => m.senderUs)),
+    ws_receiver: median(ws.map((m) => m.receiverUs)),
+    agent: median(drained.map((m) => m.senderUs)),
+    hub: median(drained.map((m) => m.receiverUs)),
+  };
+  const { rss, rssIdle, deploySeconds } = await fleetPhases(hub, admin, dir);
   const rows: Array<[string, string]> = [
-    ['raw ws (ceiling), records/s', Math.round(wsRate).toLocaleString('en')],
-    ['agent outbox → hub drain, records/s', Math.round(drainRate).toLocaleString('en')],
-    ['drain ÷ raw ws (target ≥ 0.5)', ratio.toFixed(2)],
+    ['raw ws (ceiling), records/s, median [min–max]', `${Math.round(wsRate).toLocaleString('en')} [${spread(ws.map((m) => m.rate))}]`],
+    ['agent outbox → hub drain, records/s, median [min–max]', `${Math.round(drainRate).toLocaleString('en')} [${spread(drained.map((m) => m.rate))}]`],
+    ['drain ÷ raw ws (target ≥ 0.5), of medians [rounds]', `${ratio.toFixed(2)} [${spread(ratios, 2)}]`],
+    ['CPU µs/record raw ws: sender, receiver', `${cpu.ws_sender.toFixed(2)}, ${cpu.ws_receiver.toFixed(2)}`],
+    ['CPU µs/record drain: agent, hub', `${cpu.agent.toFixed(2)}, ${cpu.hub.toFixed(2)}`],
     [`deploy to ${deployCount} agents, s (target ≤ 10)`, deploySeconds.toFixed(2)],
     [`hub RSS with ${fleet} agents, MB (idle ${rssIdle.toFixed(0)})`, rss.toFixed(0)],
   ];
-  console.log('\n' + rows.map(([k, v]) => `${k.padEnd(52)} ${v}`).join('\n'));
+  console.log('\n' + rows.map(([k, v]) => `${k.padEnd(56)} ${v}`).join('\n'));
   const targetsMet = ratio >= 0.5 && deploySeconds <= 10;
   if (ratio < 0.5) console.log(`MISS drain ratio ${ratio.toFixed(2)} < 0.5`);
   if (deploySeconds > 10) console.log(`MISS deployment to ${deployCount} took ${deploySeconds.toFixed(1)} s > 10 s`);
+  const round2 = (x: number) => Number(x.toFixed(2));
   console.log(
     'RESULT ' +
       JSON.stringify({
@@ -225,6 +290,14 @@ try {
         deploy_500_s: Number(deploySeconds.toFixed(2)),
         hub_rss_1000_mb: Math.round(rss),
         ws_records_per_s: Math.round(wsRate),
+        ws_min: Math.round(Math.min(...ws.map((m) => m.rate))),
+        ws_max: Math.round(Math.max(...ws.map((m) => m.rate))),
+        drain_min: Math.round(Math.min(...drained.map((m) => m.rate))),
+        drain_max: Math.round(Math.max(...drained.map((m) => m.rate))),
+        ratio_min: Number(Math.min(...ratios).toFixed(3)),
+        ratio_max: Number(Math.max(...ratios).toFixed(3)),
+        cpu_us_per_record: { ws_sender: round2(cpu.ws_sender), ws_receiver: round2(cpu.ws_receiver), agent: round2(cpu.agent), hub: round2(cpu.hub) },
+        rounds,
         records: total,
         agents: fleet,
         deployed_to: deployCount,
@@ -232,6 +305,7 @@ try {
       }),
   );
 } finally {
+  if (peer.exitCode === null) peer.kill();
   await hub.stop();
   rmSync(dir, { recursive: true, force: true });
 }
