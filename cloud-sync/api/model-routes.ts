@@ -60,6 +60,12 @@ export function modelRoutes(deps: ModelRoutesDeps): ApiRoute[] {
     },
     {
       method: 'GET',
+      path: '/api/models/:name/versions/:version/scores/histogram',
+      access: 'viewer',
+      handle: async (req) => ({ status: 200, json: await storage.scoreHistogram(req.params.name ?? '', req.params.version ?? '') }),
+    },
+    {
+      method: 'GET',
       path: '/api/models/:name/versions/:version/package',
       access: 'agent',
       handle: async (req) => {

@@ -1,4 +1,5 @@
 import type { Episode, AgentEvent } from '../../shared/episode.js';
+import type { ScoreHistogram } from './score-histogram.js';
 import type { AgentHealth, DeploymentStatus, ModelVersions, SyncRecord, SyncStream } from '../../shared/sync-protocol.js';
 
 /**
@@ -225,6 +226,8 @@ export interface HubStorage {
   /** Sets (or replaces) the resolution; undefined when there is no such episode. */
   resolveEpisode(id: string, resolution: Resolution): Promise<StoredEpisode | undefined>;
   versionPerformance(model?: string): Promise<VersionPerformance[]>;
+  /** Distribution of a version's scores (active and shadow), counted at ingest. */
+  scoreHistogram(model: string, version: string): Promise<ScoreHistogram>;
 
   // Model registry
   /** 'exists' when name@version is already stored (versions are immutable): nothing is changed. */

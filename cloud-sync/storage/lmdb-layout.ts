@@ -97,7 +97,7 @@ export function openHubDbs(dir: string, mapSize = DEFAULT_MAP_SIZE): HubDbs {
     mkdirSync(dir, { recursive: true });
     // Default overlappingSync stays on (durability = `flushed`, see durableWrite);
     // never noSync, which has corrupted environments on hard kills.
-    env = open({ path: dir, mapSize, maxDbs: 20 });
+    env = open({ path: dir, mapSize, maxDbs: 32 });
     return {
       env,
       agents: env.openDB({ name: 'agents' }),

@@ -1,4 +1,6 @@
+import type { Database } from 'lmdb';
 import { VigilError } from '../../shared/errors.js';
+import type { WindowResult } from '../../shared/window-result.js';
 import type { SyncRecord, SyncStream } from '../../shared/sync-protocol.js';
 import type {
   AgentPresencePatch,
@@ -25,6 +27,7 @@ import { LmdbModels } from './lmdb-models.js';
 import { LmdbRecords } from './lmdb-records.js';
 import { LmdbUsers } from './lmdb-users.js';
 import { mergePatch } from './merge-patch.js';
+import { addScore, emptyScoreCounts, histogramOf, mergeScoreCounts, type ScoreCounts, type ScoreHistogram } from './score-histogram.js';
 
 export interface LmdbHubStorageOptions {
   /** Initial map size in bytes (address space, not disk); lmdb-js grows it when full. Default 1 GiB. */
@@ -51,6 +54,8 @@ class LmdbHubStorage implements HubStorage {
   private readonly models: LmdbModels;
   private readonly deployments: LmdbDeployments;
   private readonly users: LmdbUsers;
+  /** [model, version] → ScoreCounts, updated in the ingest transaction. */
+  private readonly scoreCounts: Database<ScoreCounts, [string, string]>;
   private closing: Promise<void> | null = null;
 
   constructor(private readonly dbs: HubDbs) {
@@ -59,6 +64,7 @@ class LmdbHubStorage implements HubStorage {
     this.models = new LmdbModels(dbs);
     this.deployments = new LmdbDeployments(dbs);
     this.users = new LmdbUsers(dbs.env);
+    this.scoreCounts = dbs.env.openDB({ name: 'score-counts' });
   }
 
   // ── agents ──────────────────────────────────────────────────────────────
@@ -115,9 +121,23 @@ class LmdbHubStorage implements HubStorage {
     if (agent.includes('\0') || epoch.includes('\0')) {
       return Promise.reject(new VigilError('VIGIL_SYNC_PROTOCOL', `agent id and epoch must not contain NUL characters (agent ${JSON.stringify(agent)})`));
     }
+    const batchCounts = new Map<string, { key: [string, string]; counts: ScoreCounts }>();
+    const countScore = (body: unknown) => {
+      const r = body as Partial<WindowResult> | null;
+      if (typeof r?.model !== 'string' || typeof r.version !== 'string' || typeof r.score !== 'number') return;
+      const id = `${r.model}@${r.version}`;
+      let entry = batchCounts.get(id);
+      if (!entry) batchCounts.set(id, (entry = { key: [r.model, r.version], counts: emptyScoreCounts() }));
+      addScore(entry.counts, r.score);
+    };
     const onStored =
-      stream === 'episodes' ? (body: unknown) => this.episodes.applyRevision(body, agent, receivedAt) : () => undefined;
-    return durableWrite(this.dbs.env, () => this.records.writeBatch(agent, epoch, stream, records, receivedAt, onStored));
+      stream === 'episodes' ? (body: unknown) => this.episodes.applyRevision(body, agent, receivedAt) : stream === 'scores' ? countScore : () => undefined;
+    return durableWrite(this.dbs.env, () => {
+      const result = this.records.writeBatch(agent, epoch, stream, records, receivedAt, onStored);
+      // Only records new to the hub were counted: a resend changes nothing.
+      for (const { key, counts } of batchCounts.values()) this.scoreCounts.putSync(key, mergeScoreCounts(this.scoreCounts.get(key) ?? emptyScoreCounts(), counts));
+      return result;
+    });
   }
 
   async storedUpTo(agent: string, epoch: string, stream: SyncStream): Promise<number> {
@@ -147,6 +167,10 @@ class LmdbHubStorage implements HubStorage {
 
   async versionPerformance(model?: string): Promise<VersionPerformance[]> {
     return this.episodes.performance(model);
+  }
+
+  async scoreHistogram(model: string, version: string): Promise<ScoreHistogram> {
+    return histogramOf(this.scoreCounts.get([model, version]) ?? emptyScoreCounts());
   }
 
   // ── model registry ──────────────────────────────────────────────────────

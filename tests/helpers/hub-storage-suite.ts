@@ -321,6 +321,17 @@ export function hubStorageSuite(name: string, open: () => Promise<HubStorage>, c
         expect(await storage.listRecords('scores', { agent: 'nobody' })).toEqual([]);
         expect(await storage.listRecords('scores', { model: 'nothing' })).toEqual([]);
       });
+
+      it('counts each version\'s scores into a histogram once, resends included', async () => {
+        // pump-pca@1.0.0 got seqs 1–3 of a1 (scores 0.1, 0.2, 0.3); fan-ae got 0.1, 0.2 (a2) and 0.4, 0.5 (a1).
+        await storage.ingest('a1', 'e1', 'scores', scores(1, 5, 'pump-pca'), T0 + 4000);
+        const pump = await storage.scoreHistogram('pump-pca', '1.0.0');
+        expect(pump.total).toBe(3);
+        expect(pump.bins.reduce((n, b) => n + b.count, 0)).toBe(3);
+        for (const score of [0.1, 0.2, 0.3]) expect(pump.bins.some((b) => b.lo <= score && score < b.hi && b.count > 0)).toBe(true);
+        expect((await storage.scoreHistogram('fan-ae', '1.0.0')).total).toBe(4);
+        expect(await storage.scoreHistogram('pump-pca', '9.9.9')).toEqual({ total: 0, bins: [] });
+      });
     });
 
     describe('episodes', () => {
