@@ -71,7 +71,7 @@ describe('vigil model push', () => {
 
     const viewer = capture();
     expect(await runModelPush(file, {}, viewer.out, viewerEnv)).toBe(1);
-    expect(viewer.text()).toMatch(/^✖ VIGIL_API_UNAUTHORIZED: .*admin/);
+    expect(viewer.text()).toMatch(/^✖ VIGIL_API_FORBIDDEN: .*admin/);
 
     const tokenFile = join(dir, 'token');
     writeFileSync(tokenFile, `${env.VIGIL_HUB_TOKEN}\n`);

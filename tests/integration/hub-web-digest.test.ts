@@ -138,7 +138,7 @@ describe('the digest webhook', () => {
     webhookStatus = 500;
     await eventually(async () => ((await metric('failed')) === 1 ? true : undefined), 'a failed digest', 5000);
     const failure = logLines.map((l) => JSON.parse(l)).find((l) => l.msg?.startsWith('the digest could not be sent'));
-    expect(failure).toMatchObject({ level: 50, code: 'VIGIL_HUB_INTERNAL', err: expect.stringMatching(/answered 500: receiver broken/) });
+    expect(failure).toMatchObject({ level: 50, code: 'VIGIL_HUB_WEBHOOK_FAILED', err: expect.stringMatching(/answered 500: receiver broken/) });
     expect(logLines.join('\n')).not.toContain('secret-path-123');
     webhookStatus = 200;
     await eventually(async () => ((await metric('sent')) === 2 ? true : undefined), 'the next digest after the failure', 5000);
@@ -172,7 +172,7 @@ describe('the digest webhook', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/`;
     const startedAt = Date.now();
-    await expect(postWebhook(url, { x: 1 }, undefined, 300)).rejects.toMatchObject({ code: 'VIGIL_HUB_INTERNAL', message: expect.stringMatching(/no answer within 0.3 s/) });
+    await expect(postWebhook(url, { x: 1 }, undefined, 300)).rejects.toMatchObject({ code: 'VIGIL_HUB_WEBHOOK_FAILED', message: expect.stringMatching(/no answer within 0.3 s/) });
     expect(Date.now() - startedAt).toBeLessThan(3000);
     silent.closeAllConnections();
     await new Promise((r) => silent.close(r));
