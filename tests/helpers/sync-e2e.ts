@@ -18,7 +18,7 @@ export interface HubBodyRecord {
 /** Writes an agent.yaml reading the plant's pump 1 over OPC UA and syncing with `hubUrl` (a proxy or the hub). */
 export function writeSyncedAgentConfig(
   dir: string,
-  o: { id: string; endpoint: string; hubUrl: string; token: string; publicKeyPem: string; dataDir?: string; file?: string; extraSources?: string[]; extraTags?: string[] },
+  o: { id: string; endpoint: string; hubUrl: string; token: string; publicKeyPem: string; dataDir?: string; file?: string; extraSources?: string[]; extraTags?: string[]; caFile?: string },
 ): string {
   writeFileSync(join(dir, `${o.id}.token`), o.token + '\n');
   writeFileSync(join(dir, 'hub.pub'), o.publicKeyPem);
@@ -41,6 +41,7 @@ export function writeSyncedAgentConfig(
       '  publicKeyFile: hub.pub',
       '  heartbeatMs: 1000',
       '  reconnect: { initialDelayMs: 200, maxDelayMs: 1000 }',
+      ...(o.caFile ? [`  caFile: ${o.caFile}`] : []),
     ].join('\n') + '\n',
   );
   return file;

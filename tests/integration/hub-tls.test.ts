@@ -4,7 +4,12 @@ import { get } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { startOpcuaPlant } from '../../agent/demo/opcua-plant.js';
+import { eventually, spawnVigil } from '../helpers/agent-process.js';
 import { startHubProcess, type HubProcess } from '../helpers/hub-process.js';
+import { PUMP1_TAGS, pcaPackage } from '../helpers/pca-package.js';
+import { LENIENT_MISSING_DATA, agentHealth, agentModels, writeSyncedAgentConfig } from '../helpers/sync-e2e.js';
 import { batch, connectSync, hello, refusedUpgrade } from '../helpers/raw-sync-client.js';
 
 const certDir = mkdtempSync(join(tmpdir(), 'vigil-hub-tls-'));
@@ -58,4 +63,34 @@ describe('hub over TLS', () => {
     expect(await client.next('ack')).toMatchObject({ stream: 'events', upTo: 1 });
     await client.close();
   });
+
+  it('a real agent trusts the hub through hub.caFile: syncs over wss and installs a deployment downloaded over https', async () => {
+    const plant = await startOpcuaPlant({ port: 0, pumps: 1, updateIntervalMs: 200 });
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-agent-tls-'));
+    const agent = { process: undefined as ReturnType<typeof spawnVigil> | undefined };
+    try {
+      const admin = await hub.addApiToken('tls-admin', 'admin');
+      const token = await hub.addAgent('gw-tls-agent');
+      const publicKeyPem = (await httpsGet(`${hub.url}/api/signing-key`, ca)).body;
+      const config = writeSyncedAgentConfig(dir, { id: 'gw-tls-agent', endpoint: plant.endpoint, hubUrl: hub.url.replace(/^https/, 'wss'), token, publicKeyPem, caFile: certFile });
+      agent.process = spawnVigil(['agent', '--config', config]);
+      const agentUrl = String((await agent.process.waitForLog('agent running', 60_000)).http);
+      await eventually(async () => ((await agentHealth(agentUrl)).hub.connected ? true : undefined), 'the agent to connect over wss', 30_000);
+
+      // The operator's command line trusts the same certificate the usual Node way.
+      const env = { VIGIL_HUB_URL: hub.url, VIGIL_HUB_TOKEN: admin, NODE_EXTRA_CA_CERTS: certFile };
+      const file = join(dir, 'pump1-pca-1.0.0.vmodel');
+      writeFileSync(file, await pcaPackage({ name: 'pump1-pca', version: '1.0.0', tags: PUMP1_TAGS, samplePeriodMs: 100, warn: 1e9, manifest: { missingData: LENIENT_MISSING_DATA } }));
+      for (const args of [['model', 'push', file], ['hub', 'deploy', 'pump1-pca', '1.0.0', '--agent', 'gw-tls-agent']]) {
+        const cli = spawnVigil(args, env);
+        expect(await cli.exited, cli.stdout() + cli.stderr()).toBe(0);
+      }
+      await eventually(async () => ((await agentModels(agentUrl))[0]?.active === '1.0.0' ? true : undefined), 'the agent to run the deployed version', 60_000);
+    } finally {
+      agent.process?.child.kill('SIGTERM');
+      await agent.process?.exited;
+      await plant.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

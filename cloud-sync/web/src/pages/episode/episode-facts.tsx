@@ -8,7 +8,7 @@ import { TopTags } from '../episodes/top-tags.js';
 export function EpisodeFacts({ episode, now }: { episode: Episode; now: number }) {
   const severity = severityOf(episode);
   return (
-    <section class="card episode-facts" data-testid="episode-facts">
+    <section class="card episode-facts" data-testid="episode-facts" data-episode-id={episode.id}>
       <h1>
         <span class={`badge badge-${severity}`}>{severity === 'alarm' ? 'Alarm' : 'Warn'}</span> {episode.agent} · {episode.model} <span class="muted">{episode.version}</span>
       </h1>

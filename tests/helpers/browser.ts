@@ -1,0 +1,110 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { expect } from 'vitest';
+
+/**
+ * Browser tests drive the machine's Debian Chromium through playwright-core.
+ * Browsers are never downloaded: a missing Chromium fails the tests (it does
+ * not skip them), so a CI image without it cannot pass quietly.
+ */
+export const CHROMIUM_PATH = '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+/** The screen the web app is laid out for. */
+export const VIEWPORT = { width: 1366, height: 768 };
+const SCREENSHOTS = fileURLToPath(new URL('../../test-artifacts/screenshots/', import.meta.url));
+
+export async function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM_PATH)) {
+    throw new Error(`Chromium is missing at ${CHROMIUM_PATH}; the browser tests need it: apt-get install chromium (playwright browsers are never downloaded)`);
+  }
+  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
+}
+
+/** A signed-in page and what went wrong in it that no assertion looked at. */
+export interface UserPage {
+  page: Page;
+  /** Uncaught exceptions, console errors and 5xx answers from the hub, as text. */
+  problems: string[];
+}
+
+/**
+ * A fresh browser context (own cookies) signed in through the login form.
+ * `hash` is the route to open (`#/models`); the app comes back to it after the login.
+ */
+export async function signIn(browser: Browser, hubUrl: string, user: { name: string; password: string }, hash = ''): Promise<UserPage> {
+  const context = await browser.newContext({ viewport: VIEWPORT });
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  // A refused request (403, 404) is also logged by Chromium as a console error; those are
+  // the hub's answers that the tests provoke and check. Uncaught script errors and 5xx are not.
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.push(`console error: ${m.text()}`);
+  });
+  page.on('response', (r) => {
+    if (r.status() >= 500) problems.push(`${r.status()} from ${r.request().method()} ${r.url()}`);
+  });
+  await page.goto(`${hubUrl}/${hash}`);
+  await page.getByTestId('login-form').waitFor();
+  await page.getByTestId('login-username').fill(user.name);
+  await page.getByTestId('login-password').fill(user.password);
+  await page.getByTestId('login-submit').click();
+  await page.getByTestId('header-user-name').waitFor();
+  expect(await page.getByTestId('header-user-name').textContent()).toBe(user.name);
+  return { page, problems };
+}
+
+/** Saves the page as `test-artifacts/screenshots/<test>-<page>.png` (the folder is made on first use). */
+export async function screenshot(page: Page, test: string, pageName: string): Promise<string> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  const path = join(SCREENSHOTS, `${test}-${pageName}.png`);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
+
+/**
+ * How many pixels of a uPlot chart's plotting area (inside the axes, where
+ * `.u-over` lies) are drawn in the data line's blue. Grid lines are grey, the
+ * episode band and thresholds red and amber: only a plotted series is blue,
+ * so an empty or failed plot counts (close to) zero.
+ */
+export async function plottedPixels(page: Page, chartTestId: string, index = 0): Promise<number> {
+  const chart = page.getByTestId(chartTestId).nth(index);
+  await chart.locator('canvas').waitFor();
+  return chart.evaluate((root) => {
+    const canvas = root.querySelector('canvas');
+    const over = root.querySelector('.u-over');
+    if (!canvas || !over) throw new Error('not a uPlot chart: no canvas or .u-over');
+    const scale = canvas.width / canvas.getBoundingClientRect().width;
+    const c = canvas.getBoundingClientRect();
+    const o = over.getBoundingClientRect();
+    const x = Math.round((o.left - c.left) * scale);
+    const y = Math.round((o.top - c.top) * scale);
+    const w = Math.round(o.width * scale);
+    const h = Math.round(o.height * scale);
+    if (w <= 0 || h <= 0) return 0;
+    const data = canvas.getContext('2d')!.getImageData(x, y, w, h).data;
+    let blue = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      const [r, g, b, a] = [data[i]!, data[i + 1]!, data[i + 2]!, data[i + 3]!];
+      if (a > 128 && b - r > 60 && b - g > 30) blue++;
+    }
+    return blue;
+  });
+}
+
+/** A same-origin request from inside the page, with the page's session cookie and, when given, a CSRF token. */
+export async function fetchInPage(page: Page, method: string, path: string, body?: unknown, csrfToken?: string): Promise<{ status: number; json: any }> {
+  return page.evaluate(
+    async ({ method, path, body, csrfToken }) => {
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (csrfToken) headers['x-csrf-token'] = csrfToken;
+      const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
+      const text = await r.text();
+      return { status: r.status, json: text ? JSON.parse(text) : undefined };
+    },
+    { method, path, body, csrfToken },
+  );
+}
