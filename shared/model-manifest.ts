@@ -13,6 +13,32 @@ export type TensorLayout = (typeof TENSOR_LAYOUTS)[number];
 
 const semver = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
 
+/** Kinds of training data a trained model can name in its lineage. */
+export const LINEAGE_SOURCE_KINDS = ['csv', 'agent-history', 'normal-extra', 'resolution'] as const;
+
+const LineageSchema = z.strictObject({
+  trainedAt: z.string().min(1).describe('When the model was trained, ISO 8601 (UTC).'),
+  method: z.string().min(1).describe('Training method and its revision, e.g. pca-t2q/1.'),
+  parameters: z
+    .record(z.string(), z.union([z.number(), z.string(), z.boolean(), z.array(z.string())]))
+    .default({})
+    .describe('Method parameters as used (feature kinds, variance share, calibration quantile and margin, …).'),
+  sources: z
+    .array(
+      z.strictObject({
+        kind: z.enum(LINEAGE_SOURCE_KINDS).describe('csv: a CSV file; agent-history: an agent\'s raw history; normal-extra: more data known to be normal; resolution: an episode answered as normal operation.'),
+        name: z.string().min(1).describe('The file, agent id or episode id the data came from.'),
+        from: z.number().int().describe('First sample used, in ms since the Unix epoch.'),
+        to: z.number().int().describe('Last sample used, in ms since the Unix epoch.'),
+        windows: z.number().int().nonnegative().describe('Windows of this source the model was fitted or calibrated on.'),
+      }),
+    )
+    .default([])
+    .describe('The data the model learned normal behaviour from, one entry per source.'),
+  parent: z.string().min(1).optional().describe('name@version of the model this one was retrained from; absent for a first model.'),
+  resolutionsUsed: z.number().int().nonnegative().default(0).describe('Episodes answered as normal operation whose data was added to the normal set. Default 0.'),
+});
+
 export const ModelManifestSchema = z
   .strictObject({
     format: z.literal(MODEL_PACKAGE_FORMAT).describe(`Manifest format; always ${MODEL_PACKAGE_FORMAT}.`),
@@ -79,6 +105,7 @@ export const ModelManifestSchema = z
         sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lower-case hex digits').describe('SHA-256 of the ONNX file, in hex. `vigil model pack` fills it in when it is left out.'),
       })
       .describe('The ONNX file and its checksum.'),
+    lineage: LineageSchema.optional().describe('Where a trained model came from: data, method, parent version, answers learned from. Written by `vigil model train`; informational, the agent does not use it.'),
   })
   .superRefine((m, ctx) => {
     if (m.thresholds.alarm < m.thresholds.warn) ctx.addIssue({ code: 'custom', path: ['thresholds', 'alarm'], message: `alarm (${m.thresholds.alarm}) must not be below warn (${m.thresholds.warn})` });

@@ -3,6 +3,7 @@ import { VIGIL_VERSION } from '../../shared/version.js';
 import { addHubCommands } from '../../cloud-sync/cli/hub-commands.js';
 import { addModelPushCommand } from '../../cloud-sync/cli/model-push.js';
 import { addDeploymentCommands } from '../../cloud-sync/cli/deploy-commands.js';
+import type { TrainCommandOptions } from '../../cloud-sync/cli/train-command.js';
 
 // Commands are imported when they run: node-opcua alone takes seconds to load,
 // and `vigil --help` should answer at once.
@@ -12,6 +13,14 @@ const positiveInt = (what: string) => (text: string) => {
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${what} must be a whole number, got "${text}"`);
   return n;
 };
+
+const positiveNumber = (what: string) => (text: string) => {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${what} must be a positive number, got "${text}"`);
+  return n;
+};
+
+const collect = (value: string, previous: string[]) => [...previous, value];
 
 const out = (line: string) => process.stdout.write(line + '\n');
 
@@ -101,6 +110,32 @@ model
   .action(async (pkg: string, opts: { config?: string }) => {
     const { runModelCheck } = await import('./model-command.js');
     process.exitCode = await runModelCheck(pkg, opts, out);
+  });
+
+model
+  .command('train')
+  .description('Learn normal behaviour from recorded CSV data and write a model package: robust scaling, window features, PCA with T² + Q, thresholds from held-out data, exported to ONNX.')
+  .option('--csv <file>', 'CSV of normal operation: a time column, one column per tag (repeat for more files)', collect, [])
+  .option('--tags <list>', 'tag columns to use, comma-separated (default: every numeric column)')
+  .option('--from <time>', 'first time to use from the --csv files (ISO date, UTC unless zoned, or Unix ms)')
+  .option('--to <time>', 'end of the period (exclusive)')
+  .option('--period-ms <ms>', 'sample period of the model grid (default: the rows\' typical spacing)', positiveInt('--period-ms'))
+  .option('--window <samples>', 'samples per window (default 30)', positiveInt('--window'))
+  .option('--hop <samples>', 'a window every this many samples (default 1)', positiveInt('--hop'))
+  .option('--name <name>', 'model name (lower-case letters, digits, . _ -)')
+  .option('--version <semver>', 'version of the package (default 1.0.0, or the parent\'s next minor)')
+  .option('--description <text>', 'what the model watches, in plant words')
+  .option('--parent <package>', 'the package this one retrains: its tags, grid and window are the defaults; named in the lineage')
+  .option('--normal-extra <file>', 'more data known to be normal, e.g. an episode answered as normal operation (repeat for more)', collect, [])
+  .option('--features <list>', 'per-tag window features: mean, spread (default mean)')
+  .option('--margin <factor>', 'alarm threshold = held-out quantile × this (default 2.5)', positiveNumber('--margin'))
+  .option('--quantile <q>', 'quantile of the held-out scores, 0..1 (default 0.99)', positiveNumber('--quantile'))
+  .option('--variance-share <share>', 'PCA keeps the components explaining this share, 0..1 (default 0.95)', positiveNumber('--variance-share'))
+  .option('-o, --out <dir>', 'folder or file to write (default <name>-<version>.vmodel in the current folder)')
+  .addHelpText('after', '\nPrints progress for long runs, then the thresholds and a summary. Exit code 0 when the package was written, 1 with the reason (file:line for a bad CSV row).')
+  .action(async (opts: TrainCommandOptions) => {
+    const { runModelTrain } = await import('../../cloud-sync/cli/train-command.js');
+    process.exitCode = await runModelTrain(opts, out);
   });
 
 addModelPushCommand(model);
