@@ -36,6 +36,7 @@ export const ERROR_CODES = {
   VIGIL_HUB_WEBHOOK_FAILED: 'The digest webhook could not be reached or refused the post; the next scheduled digest tries again.',
   VIGIL_WEB_UNREACHABLE: 'The web app got no answer from the hub (network, hub restarting); the page tries again at its next refresh.',
   VIGIL_WEB_UNEXPECTED: 'The web app failed unexpectedly in the browser; reload the page (the browser console has the details).',
+  VIGIL_TRAINING_DATA_INVALID: 'The training data cannot make a model (bad CSV row, missing or constant tag, too few windows); the message names the file and line or the tag.',
   VIGIL_API_CONFLICT: 'The API request conflicts with what exists (e.g. a model version is immutable once uploaded).',
 } as const;
 

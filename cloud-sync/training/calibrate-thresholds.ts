@@ -54,7 +54,7 @@ export function calibrateThresholds(segments: readonly SegmentWindows[], width: 
   const minFit = Math.max(10, 2 * width);
   if (fitCount < minFit || heldCount < 3) {
     throw new VigilError(
-      'VIGIL_CONFIG_INVALID',
+      'VIGIL_TRAINING_DATA_INVALID',
       `too little data to fit and calibrate: ${fitCount} windows to fit on (at least ${minFit} needed for ${width} features) and ${heldCount} held out for the thresholds (at least 3); give a longer period, a shorter window or a smaller hop`,
       { details: { fitWindows: fitCount, heldOutWindows: heldCount, needed: minFit } },
     );

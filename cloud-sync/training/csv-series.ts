@@ -40,7 +40,7 @@ const PROGRESS_EVERY = 50_000;
  * NaN and null cells are missing values. Rows are sorted by time. Every
  * problem names the file and line: a row with the wrong number of fields, a
  * time or a tag value that is not one, a tag that is not a column.
- * Throws VigilError VIGIL_CONFIG_NOT_FOUND (unreadable) or VIGIL_CONFIG_INVALID.
+ * Throws VigilError VIGIL_CONFIG_NOT_FOUND (unreadable) or VIGIL_TRAINING_DATA_INVALID.
  */
 export async function readCsvSeries(file: string, options: CsvReadOptions = {}): Promise<CsvSeries> {
   const head = await readHead(file);
@@ -101,7 +101,7 @@ export function csvSegment(csv: CsvSeries, tags: readonly string[], kind: 'csv' 
     source: { kind, name: csv.file },
     series: tags.map((tag) => {
       const values = csv.values.get(tag);
-      if (!values) throw new VigilError('VIGIL_CONFIG_INVALID', `${csv.file} has no column "${tag}"; its tag columns are ${csv.tags.map((t) => `"${t}"`).join(', ')}`);
+      if (!values) throw new VigilError('VIGIL_TRAINING_DATA_INVALID', `${csv.file} has no column "${tag}"; its tag columns are ${csv.tags.map((t) => `"${t}"`).join(', ')}`);
       return { tag, ts: csv.ts, values };
     }),
   };
@@ -152,5 +152,5 @@ function count(text: string, char: string): number {
 }
 
 function invalid(file: string, line: number, message: string, cause?: unknown): VigilError {
-  return new VigilError('VIGIL_CONFIG_INVALID', `${file}:${line}: ${message}`, { details: { file, line }, ...(cause === undefined ? {} : { cause }) });
+  return new VigilError('VIGIL_TRAINING_DATA_INVALID', `${file}:${line}: ${message}`, { details: { file, line }, ...(cause === undefined ? {} : { cause }) });
 }

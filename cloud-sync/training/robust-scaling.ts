@@ -24,7 +24,7 @@ export function robustScaling(tags: readonly string[], values: readonly Float64A
   const constant: string[] = [];
   tags.forEach((tag, k) => {
     const sorted = Float64Array.from(values[k] ?? []).sort();
-    if (sorted.length === 0) throw new VigilError('VIGIL_CONFIG_INVALID', `tag "${tag}" has no usable value in the training data; pick a period in which it was recorded`, { details: { tag } });
+    if (sorted.length === 0) throw new VigilError('VIGIL_TRAINING_DATA_INVALID', `tag "${tag}" has no usable value in the training data; pick a period in which it was recorded`, { details: { tag } });
     const median = quantileOfSorted(sorted, 0.5);
     let spread = (quantileOfSorted(sorted, 0.75) - quantileOfSorted(sorted, 0.25)) * IQR_TO_SD;
     if (!(spread > 0)) spread = medianAbsoluteDeviation(sorted, median) * MAD_TO_SD;
@@ -36,7 +36,7 @@ export function robustScaling(tags: readonly string[], values: readonly Float64A
   });
   if (constant.length > 0) {
     throw new VigilError(
-      'VIGIL_CONFIG_INVALID',
+      'VIGIL_TRAINING_DATA_INVALID',
       `${constant.length === 1 ? 'tag' : 'tags'} ${constant.map((t) => `"${t}"`).join(', ')} never change${constant.length === 1 ? 's' : ''} in the training data, so normal behaviour cannot be learnt from ${constant.length === 1 ? 'it' : 'them'}: leave ${constant.length === 1 ? 'it' : 'them'} out of the tags or pick a period in which ${constant.length === 1 ? 'it moves' : 'they move'}`,
       { details: { constantTags: constant } },
     );

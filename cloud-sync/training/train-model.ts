@@ -86,7 +86,7 @@ export interface TrainedModel {
  * normal windows (calibrate-thresholds.ts). Windows are cut exactly as the
  * agent cuts them. Returns the model, its thresholds and a manifest with
  * lineage; `packTrainedModel` turns that into a package. Throws VigilError
- * VIGIL_CONFIG_INVALID for data it cannot learn from (a constant tag, too few
+ * VIGIL_TRAINING_DATA_INVALID for data it cannot learn from (a constant tag, too few
  * windows) and VIGIL_MODEL_PACKAGE_INVALID for a manifest field that is wrong
  * (name, version, window sizes).
  */
@@ -95,7 +95,7 @@ export function trainModel(request: TrainingRequest): TrainedModel {
   // Validated up front (name, version, window sizes), and the windower and input builder take a manifest.
   const windowing = parseManifest(manifestFields(request, { warn: 0, alarm: 0 }, undefined), 'the model to train');
   const segments = [...request.normal, ...(request.extraNormal ?? [])];
-  if (request.normal.length === 0) throw new VigilError('VIGIL_CONFIG_INVALID', 'no training data: give at least one recording of normal operation');
+  if (request.normal.length === 0) throw new VigilError('VIGIL_TRAINING_DATA_INVALID', 'no training data: give at least one recording of normal operation');
   for (const segment of segments) checkSegment(segment, request.tags);
 
   const scaling = robustScaling(request.tags, request.tags.map((tag) => goodValues(segments, tag)));
@@ -113,7 +113,7 @@ export function trainModel(request: TrainingRequest): TrainedModel {
   const insufficient = cut.reduce((n, s) => n + s.insufficient, 0);
   if (sufficient === 0) {
     throw new VigilError(
-      'VIGIL_CONFIG_INVALID',
+      'VIGIL_TRAINING_DATA_INVALID',
       `the training data gives no window of ${request.windowLength} samples × ${request.samplePeriodMs} ms with enough data (${insufficient} windows had too many missing or filled cells); give a longer period, or a shorter window`,
       { details: { insufficient } },
     );
@@ -188,9 +188,9 @@ function manifestFields(request: TrainingRequest, thresholds: { warn: number; al
 function checkSegment(segment: TrainingSegment, tags: readonly string[]): void {
   const missing = tags.filter((t) => !segment.series.some((s) => s.tag === t));
   if (missing.length > 0) {
-    throw new VigilError('VIGIL_CONFIG_INVALID', `${segment.source.name} has no data for ${missing.map((t) => `"${t}"`).join(', ')}`, { details: { source: segment.source.name, missing } });
+    throw new VigilError('VIGIL_TRAINING_DATA_INVALID', `${segment.source.name} has no data for ${missing.map((t) => `"${t}"`).join(', ')}`, { details: { source: segment.source.name, missing } });
   }
-  if (segment.series.every((s) => s.ts.length === 0)) throw new VigilError('VIGIL_CONFIG_INVALID', `${segment.source.name} has no samples`, { details: { source: segment.source.name } });
+  if (segment.series.every((s) => s.ts.length === 0)) throw new VigilError('VIGIL_TRAINING_DATA_INVALID', `${segment.source.name} has no samples`, { details: { source: segment.source.name } });
   for (const s of segment.series) {
     if (s.values.length !== s.ts.length) throw new Error(`${segment.source.name}: tag "${s.tag}" has ${s.ts.length} timestamps but ${s.values.length} values`);
     for (let i = 1; i < s.ts.length; i++) {

@@ -49,31 +49,31 @@ describe('readCsvSeries', () => {
     const file = csvFile('time,x\n1000,1\n2000,2\n3000,3\n4000,4\n');
     const csv = await readCsvSeries(file, { from: 2_000_000, to: 4_000_000 });
     expect([...csv.values.get('x')!]).toEqual([2, 3]);
-    await expectError(readCsvSeries(file, { from: 9_000_000 }), 'VIGIL_CONFIG_INVALID', /none of its 4 rows lies in the period/);
+    await expectError(readCsvSeries(file, { from: 9_000_000 }), 'VIGIL_TRAINING_DATA_INVALID', /none of its 4 rows lies in the period/);
   });
 
   it('names the file and line of a value that is not a number', async () => {
     const file = csvFile('time,flow,pressure\n1000,1,2\n2000,1,2\n3000,abc,2\n');
-    await expectError(readCsvSeries(file), 'VIGIL_CONFIG_INVALID', new RegExp(`^${escape(file)}:4: "abc" in column "flow" is not a number`));
+    await expectError(readCsvSeries(file), 'VIGIL_TRAINING_DATA_INVALID', new RegExp(`^${escape(file)}:4: "abc" in column "flow" is not a number`));
   });
 
   it('names the file and line of a time that is not one', async () => {
     const file = csvFile('datetime;flow\n2020-03-09 10:14:33;1\nyesterday;2\n');
-    await expectError(readCsvSeries(file), 'VIGIL_CONFIG_INVALID', new RegExp(`^${escape(file)}:3: "yesterday" in column "datetime" is not a time`));
+    await expectError(readCsvSeries(file), 'VIGIL_TRAINING_DATA_INVALID', new RegExp(`^${escape(file)}:3: "yesterday" in column "datetime" is not a time`));
   });
 
   it('names the file and line of a row with the wrong number of fields', async () => {
     const file = csvFile('time,flow,pressure\n1000,1,2\n2000,1\n');
-    await expectError(readCsvSeries(file), 'VIGIL_CONFIG_INVALID', new RegExp(`^${escape(file)}:3: the CSV cannot be parsed`));
+    await expectError(readCsvSeries(file), 'VIGIL_TRAINING_DATA_INVALID', new RegExp(`^${escape(file)}:3: the CSV cannot be parsed`));
   });
 
   it('refuses a tag that is not a column, listing the header', async () => {
     const file = csvFile('time,flow\n1000,1\n');
-    await expectError(readCsvSeries(file, { tags: ['flow', 'presure'] }), 'VIGIL_CONFIG_INVALID', /:1: no column "presure"; the header has "time", "flow"/);
+    await expectError(readCsvSeries(file, { tags: ['flow', 'presure'] }), 'VIGIL_TRAINING_DATA_INVALID', /:1: no column "presure"; the header has "time", "flow"/);
   });
 
   it('refuses a file without data rows, and one that does not exist', async () => {
-    await expectError(readCsvSeries(csvFile('time,flow\n')), 'VIGIL_CONFIG_INVALID', /no data rows/);
+    await expectError(readCsvSeries(csvFile('time,flow\n')), 'VIGIL_TRAINING_DATA_INVALID', /no data rows/);
     await expectError(readCsvSeries(join(dir, 'missing.csv')), 'VIGIL_CONFIG_NOT_FOUND', /cannot read .*missing\.csv/);
   });
 });

@@ -35,7 +35,7 @@ describe('robustScaling', () => {
       caught = err;
     }
     expect(caught).toBeInstanceOf(VigilError);
-    expect((caught as VigilError).code).toBe('VIGIL_CONFIG_INVALID');
+    expect((caught as VigilError).code).toBe('VIGIL_TRAINING_DATA_INVALID');
     expect((caught as VigilError).message).toMatch(/^tags "a", "c" never change in the training data/);
     expect((caught as VigilError).details.constantTags).toEqual(['a', 'c']);
   });

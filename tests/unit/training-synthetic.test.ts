@@ -146,7 +146,7 @@ describe('trainModel: manifest and lineage', () => {
 });
 
 describe('trainModel: data it cannot learn from', () => {
-  function expectInvalid(run: () => unknown, pattern: RegExp): void {
+  function expectInvalid(run: () => unknown, pattern: RegExp, code = 'VIGIL_TRAINING_DATA_INVALID'): void {
     let caught: unknown;
     try {
       run();
@@ -154,7 +154,7 @@ describe('trainModel: data it cannot learn from', () => {
       caught = err;
     }
     expect(caught).toBeInstanceOf(VigilError);
-    expect((caught as VigilError).code).toBe('VIGIL_CONFIG_INVALID');
+    expect((caught as VigilError).code).toBe(code);
     expect((caught as VigilError).message).toMatch(pattern);
   }
 
@@ -179,6 +179,6 @@ describe('trainModel: data it cannot learn from', () => {
   });
 
   it('reports bad method parameters', () => {
-    expectInvalid(() => trainModel(request([plant(600, 0, 9)], { method: { quantile: 2 } })), /quantile/);
+    expectInvalid(() => trainModel(request([plant(600, 0, 9)], { method: { quantile: 2 } })), /quantile/, 'VIGIL_CONFIG_INVALID');
   });
 });
