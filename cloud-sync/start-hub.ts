@@ -7,6 +7,7 @@ import { digestRoutes } from './api/digest-routes.js';
 import { episodeRoutes } from './api/episode-routes.js';
 import { modelRoutes } from './api/model-routes.js';
 import { sessionEndpoint } from './api/session-routes.js';
+import { trainingRoutes } from './api/training-routes.js';
 import { userRoutes } from './api/user-routes.js';
 import { Authenticator } from './auth/authenticator.js';
 import { DigestSchema, WebSchema, type HubConfig } from './config/hub-config-schema.js';
@@ -87,6 +88,7 @@ export async function startHub(config: HubConfig, log: Logger, options: StartHub
         ...agentRoutes({ storage, maxSkewMs: config.sync.maxSkewMs, disconnect: (agent, code, reason) => gateway.disconnect(agent, code, reason) }),
         ...episodeRoutes({ storage }),
         ...modelRoutes({ storage, registry }),
+        ...trainingRoutes({ storage, registry }),
         ...deploymentRoutes({ storage, deployer }),
         ...userRoutes({ storage }),
         ...causeRoutes({ storage }),

@@ -1,4 +1,5 @@
 import { Argument, Command, InvalidArgumentError, Option } from 'commander';
+import { addRetrainCommand } from './retrain-command.js';
 
 // Registration only: each action imports its module when it runs, so
 // `vigil --help` does not load the hub (lmdb, ws, the registry).
@@ -156,5 +157,6 @@ export function addHubCommands(program: Command): Command {
       const { runHubKey } = await import('./key-command.js');
       process.exitCode = await runHubKey(opts.config, out);
     });
+  addRetrainCommand(hub);
   return hub;
 }

@@ -1,6 +1,8 @@
+import { useState } from 'preact/hooks';
 import type { AgentView, ModelEntry, VersionPerformanceView } from '../../api/api-types.js';
 import { formatShare } from '../../format/number-format.js';
 import { formatDateTime } from '../../format/time-format.js';
+import { RetrainPanel } from './retrain-panel.js';
 import { runningOn } from './running-on.js';
 import { ScoreHistogram } from './score-histogram.js';
 
@@ -9,11 +11,16 @@ interface ModelVersionsTableProps {
   agents: readonly AgentView[];
   /** undefined: the performance endpoint did not answer. */
   performance: readonly VersionPerformanceView[] | undefined;
+  /** Admins may retrain a version from its episodes answered as normal operation. */
+  canRetrain?: boolean;
+  /** A version was added or deployed from this card. */
+  onChanged?: () => void;
 }
 
 /** One model's versions, newest first, with where they run and how their episodes were judged. */
-export function ModelVersionsTable({ model, agents, performance }: ModelVersionsTableProps) {
+export function ModelVersionsTable({ model, agents, performance, canRetrain = false, onChanged = () => {} }: ModelVersionsTableProps) {
   const versions = [...model.versions].reverse();
+  const [retrainFrom, setRetrainFrom] = useState<string | undefined>();
   return (
     <section class="card model-card" data-testid="model-card" data-model={model.name}>
       <h2>
@@ -43,6 +50,13 @@ export function ModelVersionsTable({ model, agents, performance }: ModelVersions
                 <td>
                   <strong>{v.version}</strong>
                   {v.version === model.latest ? <span class="chip">latest</span> : null}
+                  {canRetrain && perf !== undefined && perf.normal > 0 ? (
+                    <div>
+                      <button type="button" class="small" onClick={() => setRetrainFrom(v.version)} title={`Learn from the ${perf.normal} episodes answered normal operation`} data-testid="retrain-open">
+                        Retrain from answers ({perf.normal})
+                      </button>
+                    </div>
+                  ) : null}
                 </td>
                 <td class="small">
                   {formatDateTime(v.uploadedAt).slice(0, 16)}
@@ -67,6 +81,7 @@ export function ModelVersionsTable({ model, agents, performance }: ModelVersions
           })}
         </tbody>
       </table>
+      {retrainFrom !== undefined ? <RetrainPanel model={model.name} version={retrainFrom} runningOn={runningOn(agents, model.name, retrainFrom).active} onChanged={onChanged} key={retrainFrom} /> : null}
     </section>
   );
 }

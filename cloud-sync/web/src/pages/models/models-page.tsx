@@ -33,7 +33,17 @@ export function ModelsPage() {
         <div class="models-main">
           {models.data && modelList.length === 0 ? <p class="empty">No models in the registry yet. Upload a package with `vigil model push`.</p> : null}
           {modelList.map((m) => (
-            <ModelVersionsTable model={m} agents={agentList} performance={performance.data?.versions} key={m.name} />
+            <ModelVersionsTable
+              model={m}
+              agents={agentList}
+              performance={performance.data?.versions}
+              canRetrain={isAdmin}
+              onChanged={() => {
+                models.reload();
+                deployments.reload();
+              }}
+              key={m.name}
+            />
           ))}
         </div>
         {isAdmin ? (
