@@ -14,6 +14,33 @@ export interface HealthReport {
   pipeline: ReturnType<SamplePipeline['snapshot']>;
   hub: HubHealth;
   uptimeSeconds: number;
+  /** The configuration in effect and the last refused reload; present for a running agent. */
+  config?: ConfigHealth;
+}
+
+/** The configuration as /healthz shows it. */
+export interface ConfigHealth {
+  /** Absolute path of the configuration file. */
+  file: string;
+  /** When the configuration in effect was loaded (start or last applied reload), ISO 8601. */
+  appliedAt: string;
+  /** The last reload, when it was refused and no valid one came after: `file:line:column key: message` per error. */
+  rejected: { at: string; issues: string[] } | null;
+  /** Changed keys that are read once at start (http.port, hub.url…): they take effect at the next restart. */
+  pendingRestart: string[];
+}
+
+/**
+ * Adds the configuration to a report. A refused reload makes the agent
+ * `degraded`: it still runs, but not with the configuration on disk, and
+ * someone has to fix the file.
+ */
+export function withConfigHealth(report: HealthReport, config: ConfigHealth): HealthReport {
+  if (!config.rejected) return { ...report, config };
+  const [first, ...rest] = config.rejected.issues;
+  const more = rest.length > 0 ? ` (and ${rest.length} more)` : '';
+  const reason = `VIGIL_CONFIG_INVALID: the configuration on disk was refused at reload, the previous one keeps running: ${first ?? 'unknown error'}${more}`;
+  return { ...report, status: 'degraded', reasons: [...report.reasons, reason], config };
 }
 
 /**

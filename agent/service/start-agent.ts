@@ -2,7 +2,6 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentEvent, TagSnapshot } from '../../shared/episode.js';
 import type { Logger } from '../../shared/logger.js';
-import { describeError } from '../../shared/errors.js';
 import type { WindowResult } from '../../shared/window-result.js';
 import type { ResolvedConfig } from '../config/schema.js';
 import { downsample } from '../episodes/downsample.js';
@@ -10,16 +9,17 @@ import { EpisodeFlow } from '../episodes/episode-flow.js';
 import { modelAgentEvent } from '../episodes/model-agent-event.js';
 import { DropReporter } from '../events/drop-events.js';
 import { SourceEventWatcher } from '../events/source-events.js';
-import { assessHealth, type HealthReport } from '../http/health.js';
+import { assessHealth, withConfigHealth, type HealthReport } from '../http/health.js';
 import { createMetricsRegistry } from '../http/metrics.js';
 import { startAgentHttp } from '../http/server.js';
 import { SamplePipeline } from '../pipeline/sample-pipeline.js';
 import { startScoring, type RunningScoring } from '../scoring/start-scoring.js';
-import { createSources } from '../sources/create-sources.js';
 import type { Source } from '../sources/source.js';
 import { openAgentStore, type AgentStore } from '../store/open-store.js';
 import { startHubLink, type HubLink } from '../sync/hub-link.js';
-import { TagTable } from '../tags/tag-table.js';
+import { TagTable, type ConfiguredTag } from '../tags/tag-table.js';
+import { LiveConfig, type ApplyConfig, type ReloadOutcome } from './live-config.js';
+import { SourceSet } from './source-set.js';
 
 export interface RunningAgent {
   /** Base URL of the local HTTP endpoints, e.g. http://127.0.0.1:8710. */
@@ -34,6 +34,15 @@ export interface RunningAgent {
   hub: HubLink | undefined;
   /** Subscribe to every window result (scored, insufficient, shadow). */
   onResults(listener: (results: WindowResult[]) => void): void;
+  /** What /healthz shows. */
+  health(): HealthReport;
+  /** The configuration in effect: sources and tags as last reloaded, every other key as at start. */
+  config(): ResolvedConfig;
+  /**
+   * Reads the configuration file and its tag files again; when valid, applies
+   * what changed in sources and tags without a restart (see LiveConfig).
+   */
+  reload(trigger: string): Promise<ReloadOutcome>;
   /** Stops sources, delivers what the pipeline holds, scores and commits it, closes the store and HTTP. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -56,6 +65,10 @@ export interface RunningAgent {
  *
  * Sources start in the background: one that cannot connect is retried and
  * never stops the others or the HTTP endpoints.
+ *
+ *   reload(): config files ──checkConfig──> invalid: refused, logged, on /healthz; the old one runs
+ *                                        └─> valid: diff ─> SourceSet (start/stop/replace only what changed)
+ *                                                        └─> TagTable.reconfigure (removed tags leave /tags)
  */
 export async function startAgent(config: ResolvedConfig, log: Logger): Promise<RunningAgent> {
   const startedAt = Date.now();
@@ -104,7 +117,7 @@ export async function startAgent(config: ResolvedConfig, log: Logger): Promise<R
   const episodes = flow;
 
   const tags = new TagTable();
-  tags.configure([...config.opcuaTags, ...config.mqttTags].map((t) => ({ name: t.name, source: t.source })));
+  tags.configure(configuredTags(config));
 
   const pipeline = new SamplePipeline(config.pipeline.capacity);
   pipeline.subscribe(tags.consume);
@@ -133,7 +146,8 @@ export async function startAgent(config: ResolvedConfig, log: Logger): Promise<R
   const running = scoring;
   pipeline.subscribe(running.host.consume);
 
-  const sources = createSources(config, { agentId, dataDir: config.agent.dataDir, sink: pipeline, status: tags, log });
+  const sourceSet = new SourceSet(config, { agentId, dataDir: config.agent.dataDir, sink: pipeline, status: tags, log });
+  const sources = sourceSet.list;
   const sourceEvents = new SourceEventWatcher(agentId, () => sources, raise);
   const dropCounts = () => {
     const counts: Record<string, number> = { 'pipeline/overflow': pipeline.snapshot().droppedOverflow };
@@ -148,9 +162,23 @@ export async function startAgent(config: ResolvedConfig, log: Logger): Promise<R
   // Once a minute, what was dropped anywhere (sources, pipeline, windows) becomes one event for the hub.
   const dropReporter = new DropReporter(agentId, dropCounts, raise);
 
+  const applyConfig: ApplyConfig = async (diff, next) => {
+    // Flushed first, the tag table knows the newest value of every tag: a replaced OPC UA source hands over without duplicates.
+    pipeline.flush();
+    // Added tags show at once; removed ones stay until their source no longer delivers them.
+    const leaving = configuredTags(live.current()).filter((t) => diff.tags.removed.includes(t.name));
+    tags.reconfigure([...configuredTags(next), ...leaving]);
+    await sourceSet.apply(diff, next, (tag) => tags.get(tag)?.ts ?? undefined);
+    // What the old sources delivered is in before their removed tags leave the table.
+    pipeline.flush();
+    tags.reconfigure(configuredTags(next));
+  };
+  const live = new LiveConfig(config, applyConfig, log.child({ component: 'config' }));
+
   let hub: HubLink | undefined;
   const health = (): HealthReport => {
-    const report = assessHealth(sources, pipeline, startedAt, hub && { status: hub.status(), backlog: hub.backlog() });
+    const assessed = assessHealth(sources, pipeline, startedAt, hub && { status: hub.status(), backlog: hub.backlog() });
+    const report = withConfigHealth(assessed, live.health());
     if (alarms.length === 0) return report;
     return { ...report, status: 'degraded', reasons: [...report.reasons, ...alarms] };
   };
@@ -160,6 +188,7 @@ export async function startAgent(config: ResolvedConfig, log: Logger): Promise<R
       agentId,
       config: config.hub,
       store,
+      history: store.history,
       scoring: running,
       health: { sources: () => sources, tags, dropsTotal: () => sum(dropCounts()) + sum(store.counters().evicted), assess: health, startedAt },
       log: log.child({ component: 'sync' }),
@@ -176,14 +205,7 @@ export async function startAgent(config: ResolvedConfig, log: Logger): Promise<R
   });
 
   const abort = new AbortController();
-  for (const source of sources) {
-    try {
-      await source.start(abort.signal);
-    } catch (err) {
-      // A source that fails to start is reported, not fatal: the others run.
-      log.error({ source: source.name, err: describeError(err) }, 'source failed to start');
-    }
-  }
+  await sourceSet.start(abort.signal);
   sourceEvents.start();
   dropReporter.start();
   log.info({ http: http.url, sources: sources.length, tags: config.opcuaTags.length + config.mqttTags.length }, 'agent running');
@@ -194,9 +216,11 @@ export async function startAgent(config: ResolvedConfig, log: Logger): Promise<R
       // The hub link first: no download or deployment starts while the rest winds down; the outbox keeps what it did not send.
       await hub?.stop();
       abort.abort();
+      // A reload in progress finishes first (the abort cuts its waits short), so no source starts after this.
+      await live.close();
       sourceEvents.stop();
       dropReporter.stop();
-      await Promise.allSettled(sources.map((s) => s.stop()));
+      await sourceSet.stop();
       // What the pipeline accepted is windowed, scored and committed before the store closes.
       pipeline.flush();
       await running.host.idle();
@@ -209,5 +233,23 @@ export async function startAgent(config: ResolvedConfig, log: Logger): Promise<R
     })();
     return stopping;
   };
-  return { httpUrl: http.url, sources, pipeline, tags, scoring: running, store, episodes, hub, onResults: (l) => resultListeners.push(l), stop };
+  return {
+    httpUrl: http.url,
+    sources,
+    pipeline,
+    tags,
+    scoring: running,
+    store,
+    episodes,
+    hub,
+    onResults: (l) => resultListeners.push(l),
+    health,
+    config: () => live.current(),
+    reload: (trigger) => live.reload(trigger),
+    stop,
+  };
+}
+
+function configuredTags(config: ResolvedConfig): ConfiguredTag[] {
+  return [...config.opcuaTags, ...config.mqttTags].map((t) => ({ name: t.name, source: t.source }));
 }

@@ -40,7 +40,33 @@ export class TagTable implements TagStatusReporter {
         this.templates.push({ ...c, pattern: templatePattern(c.name) });
         continue;
       }
-      if (!this.tags.has(c.name)) this.tags.set(c.name, emptyState(c.name, c.source, c.name));
+      const state = this.tags.get(c.name);
+      if (!state) this.tags.set(c.name, emptyState(c.name, c.source, c.name));
+      else if (state.source !== c.source || state.configured !== c.name) {
+        // Seen before it was configured (a sample that raced a reload): now it has its source.
+        state.source = c.source;
+        state.configured = c.name;
+      }
+    }
+  }
+
+  /**
+   * Replaces the configured tags (a configuration reload): tags no longer
+   * configured, and tags discovered through a template that is gone, are
+   * removed with their values; the others keep theirs, counts included.
+   */
+  reconfigure(configured: readonly ConfiguredTag[]): void {
+    const names = new Set(configured.map((c) => c.name));
+    this.templates.length = 0;
+    this.configure(configured);
+    for (const [tag, state] of this.tags) {
+      if (state.configured === tag) {
+        if (!names.has(tag)) this.tags.delete(tag);
+        continue;
+      }
+      const template = this.templates.find((t) => t.name === state.configured && t.pattern.test(tag));
+      if (template) state.source = template.source;
+      else this.tags.delete(tag);
     }
   }
 

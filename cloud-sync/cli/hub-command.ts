@@ -1,11 +1,19 @@
 import { describeError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/logger.js';
+import { createServiceNotifier } from '../../agent/service/sd-notify.js';
 import { onShutdownSignal } from '../../agent/service/signals.js';
 import { ConfigError, loadHubConfig } from '../config/load-hub-config.js';
 import { startHub } from '../start-hub.js';
 
-/** `vigil hub`: load and validate hub.yaml, run the hub until SIGINT/SIGTERM. */
+/**
+ * `vigil hub`: load and validate hub.yaml, run the hub until SIGINT/SIGTERM.
+ * As a systemd service (Type=notify): READY=1 once the port is open, watchdog
+ * pings, STOPPING=1 and a bounded graceful stop on SIGTERM.
+ */
 export async function runHubCommand(configFile: string): Promise<number> {
+  let log = createLogger({ name: 'vigil-hub' });
+  // The hub reads hub.yaml once; a SIGHUP (whose default action ends the process) says so instead.
+  process.on('SIGHUP', () => log.warn('SIGHUP: the hub does not reload hub.yaml; restart it to apply changes (systemctl restart vigil-hub)'));
   let config;
   try {
     config = await loadHubConfig(configFile);
@@ -13,7 +21,8 @@ export async function runHubCommand(configFile: string): Promise<number> {
     process.stderr.write(err instanceof ConfigError ? err.format() + '\n' : `vigil hub: ${describeError(err)}\n`);
     return 1;
   }
-  const log = createLogger({ level: config.log.level, name: 'vigil-hub' });
+  log = createLogger({ level: config.log.level, name: 'vigil-hub' });
+  const notifier = createServiceNotifier({ log: log.child({ component: 'systemd' }) });
   let hub;
   try {
     hub = await startHub(config, log);
@@ -21,8 +30,15 @@ export async function runHubCommand(configFile: string): Promise<number> {
     log.fatal({ err: describeError(err) }, 'hub could not start');
     return 1;
   }
+  const status = `serving ${hub.url}`;
+  await notifier.ready(status);
+  notifier.startHeartbeat(() => status);
+
   await onShutdownSignal(log);
+  const stopping = notifier.stopping('stopping');
   await hub.stop();
   log.info('hub stopped');
+  await stopping;
+  await notifier.close();
   return 0;
 }
