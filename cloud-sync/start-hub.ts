@@ -15,6 +15,7 @@ import { openHubStorage } from './config/open-hub-storage.js';
 import { Deployer } from './deployments/deployer.js';
 import { DigestScheduler } from './digest/digest-scheduler.js';
 import { ConnectionRegistry } from './gateway/connection-registry.js';
+import { HistoryRequests } from './gateway/history-requests.js';
 import { SyncGateway } from './gateway/sync-gateway.js';
 import { HubRegistry } from './registry/hub-registry.js';
 import { loadOrCreateSigningKey, signingKeyPaths } from './registry/signing-key.js';
@@ -46,6 +47,7 @@ export interface RunningHub {
  *   ConnectionRegistry ◄── Deployer (sends deploy, hears model_status)
  *        │                    ▲ hooks
  *   SyncGateway (upgrade auth → AgentConnection: hello, batch→ingest→ack, heartbeat)
+ *        │  history_chunk / history_error ─> HistoryRequests ◄── POST /api/models/train
  *        │
  *   one HTTP(S) port: /api/… routes of every room (+ /api/session, the web login),
  *   /metrics, the web app's files at /, and `upgrade` → /sync
@@ -69,6 +71,7 @@ export async function startHub(config: HubConfig, log: Logger, options: StartHub
     const registry = new HubRegistry({ storage, privateKey: key.privateKey, log });
     const connections = new ConnectionRegistry();
     const deployer = new Deployer({ storage, channels: connections, log });
+    const history = new HistoryRequests(connections);
     const metrics = new HubMetrics(() => connections.connected().length);
     const auth = new Authenticator(storage, { sessionIdleMs: web.sessionIdleMinutes * 60_000 });
     const gateway = new SyncGateway({
@@ -78,6 +81,7 @@ export async function startHub(config: HubConfig, log: Logger, options: StartHub
       log,
       registry: connections,
       hooks: deployer,
+      history,
       settings: { hubId: config.hub.id, heartbeatMs: config.sync.heartbeatMs, offlineAfterMs: config.sync.offlineAfterMs, maxQueuedBatches: config.sync.maxQueuedBatches },
     });
     await gateway.forgetStalePresence();
@@ -88,7 +92,7 @@ export async function startHub(config: HubConfig, log: Logger, options: StartHub
         ...agentRoutes({ storage, maxSkewMs: config.sync.maxSkewMs, disconnect: (agent, code, reason) => gateway.disconnect(agent, code, reason) }),
         ...episodeRoutes({ storage }),
         ...modelRoutes({ storage, registry }),
-        ...trainingRoutes({ storage, registry }),
+        ...trainingRoutes({ storage, registry, history }),
         ...deploymentRoutes({ storage, deployer }),
         ...userRoutes({ storage }),
         ...causeRoutes({ storage }),
@@ -123,6 +127,7 @@ export async function startHub(config: HubConfig, log: Logger, options: StartHub
     stops.push(() => server.close());
     // Stopped first: agents are told to go before the port and the storage close.
     stops.push(() => gateway.stop());
+    stops.push(() => history.stop());
 
     const publicKeyFile = signingKeyPaths(config.hub.dataDir).publicKey;
     if (key.created) log.info({ publicKeyFile }, 'created the package signing key pair; give agents the public key as hub.publicKeyFile');

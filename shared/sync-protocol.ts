@@ -13,6 +13,9 @@ import { z } from 'zod';
  *   agent ──heartbeat──> hub ──heartbeat_ack   (health; the hub notes clock skew)
  *   agent <─deploy── hub                  (a model version to fetch, verify, shadow or activate)
  *   agent ──model_status──> hub           (downloading, shadow, active, refused, failed, rolled_back)
+ *   agent <─history_request── hub         (raw history of some tags over a period, for training)
+ *   agent ──history_chunk…──> hub         (per tag, ≤ HISTORY_CHUNK_SAMPLES each; `last` on the final one)
+ *   agent ──history_error──> hub          (instead of chunks: no such data, too many samples)
  *
  * Records are sent as the outbox holds them. Sequence numbers are gap-free per
  * (agent, epoch, stream) except where the agent evicted records under its disk
@@ -56,6 +59,14 @@ export const CLOSE_CODES = {
   /** The hub did not hear from the agent within the heartbeat timeout. */
   TIMEOUT: 4008,
 } as const;
+
+/** Most tags one history request names. */
+export const MAX_HISTORY_TAGS = 64;
+/**
+ * Most samples in one history_chunk: ~40 bytes of JSON each, so a chunk
+ * stays far below MAX_MESSAGE_BYTES.
+ */
+export const HISTORY_CHUNK_SAMPLES = 50_000;
 
 const seq = z.number().int().nonnegative();
 const ms = z.number().finite();
@@ -147,12 +158,35 @@ export const ModelStatusSchema = z.strictObject({
   at: ms,
 });
 
-export const AgentMessageSchema = z.discriminatedUnion('type', [HelloSchema, BatchSchema, HeartbeatSchema, ModelStatusSchema]);
+/** Part of the answer to a history_request: samples of one tag in time order. */
+export const HistoryChunkSchema = z
+  .strictObject({
+    type: z.literal('history_chunk'),
+    request: z.string().min(1).max(100),
+    tag: z.string().min(1),
+    ts: z.array(ms).max(HISTORY_CHUNK_SAMPLES),
+    values: z.array(z.number().finite().nullable()).max(HISTORY_CHUNK_SAMPLES),
+    quality: z.array(z.enum(['good', 'uncertain', 'bad'])).max(HISTORY_CHUNK_SAMPLES),
+    /** True on the final chunk of the final tag: the answer is complete. */
+    last: z.boolean(),
+  })
+  .refine((c) => c.values.length === c.ts.length && c.quality.length === c.ts.length, 'ts, values and quality must have the same length');
+
+/** The agent cannot answer a history_request (no samples of a tag in the period, too many samples). */
+export const HistoryErrorSchema = z.strictObject({
+  type: z.literal('history_error'),
+  request: z.string().min(1).max(100),
+  message: z.string().max(4000),
+});
+
+export const AgentMessageSchema = z.discriminatedUnion('type', [HelloSchema, BatchSchema, HeartbeatSchema, ModelStatusSchema, HistoryChunkSchema, HistoryErrorSchema]);
 export type AgentMessage = z.infer<typeof AgentMessageSchema>;
 export type Hello = z.infer<typeof HelloSchema>;
 export type Batch = z.infer<typeof BatchSchema>;
 export type Heartbeat = z.infer<typeof HeartbeatSchema>;
 export type ModelStatus = z.infer<typeof ModelStatusSchema>;
+export type HistoryChunk = z.infer<typeof HistoryChunkSchema>;
+export type HistoryError = z.infer<typeof HistoryErrorSchema>;
 
 // ── hub → agent ────────────────────────────────────────────────────────────
 export const WelcomeSchema = z.strictObject({
@@ -211,13 +245,29 @@ export const ErrorMessageSchema = z.strictObject({
   message: z.string(),
 });
 
-export const HubMessageSchema = z.discriminatedUnion('type', [WelcomeSchema, AckSchema, HeartbeatAckSchema, DeploySchema, ErrorMessageSchema]);
+/**
+ * Raw history of `tags` with from ≤ ts ≤ to from the agent's store. The agent
+ * answers with history_chunk messages (tag by tag) or one history_error; a
+ * tag with more than `maxSamples` samples in the period is an error, not a
+ * silently thinned answer (training wants every sample).
+ */
+export const HistoryRequestSchema = z.strictObject({
+  type: z.literal('history_request'),
+  request: z.string().min(1).max(100),
+  tags: z.array(z.string().min(1)).min(1).max(MAX_HISTORY_TAGS),
+  from: ms,
+  to: ms,
+  maxSamples: z.number().int().positive(),
+});
+
+export const HubMessageSchema = z.discriminatedUnion('type', [WelcomeSchema, AckSchema, HeartbeatAckSchema, DeploySchema, ErrorMessageSchema, HistoryRequestSchema]);
 export type HubMessage = z.infer<typeof HubMessageSchema>;
 export type Welcome = z.infer<typeof WelcomeSchema>;
 export type Ack = z.infer<typeof AckSchema>;
 export type HeartbeatAck = z.infer<typeof HeartbeatAckSchema>;
 export type Deploy = z.infer<typeof DeploySchema>;
 export type ErrorMessage = z.infer<typeof ErrorMessageSchema>;
+export type HistoryRequest = z.infer<typeof HistoryRequestSchema>;
 
 export type ParseResult<T> = { ok: true; message: T } | { ok: false; error: string };
 

@@ -13,6 +13,7 @@ import { hubAddress, packageUrl } from './hub-address.js';
 import { openHubConnection, type ConnectionEnd, type HubConnection } from './hub-connection.js';
 import { HubDeployments, type DeployTarget } from './hub-deployments.js';
 import { Heartbeats } from './heartbeats.js';
+import { answerHistoryRequest, type HistoryReader } from './history-answers.js';
 import { LinkState, type HubBacklog, type HubLinkStatus } from './link-state.js';
 import { modelVersions } from './model-versions.js';
 import { OutboxDrain } from './outbox-drain.js';
@@ -28,6 +29,8 @@ export interface HubLinkOptions {
   /** What heartbeats report (the outbox part comes from `store`). */
   health: Omit<HealthInputs, 'outbox'>;
   log: Logger;
+  /** The store's raw history ring, for the hub's history requests (training); without it they are answered with an error. */
+  history?: HistoryReader;
   now?: () => number;
   /** No batch is sent while the websocket holds more than this, bytes. Default 8 MiB. */
   maxBufferedBytes?: number;
@@ -63,6 +66,7 @@ interface SessionEnd {
  *   batch ──> … <── ack            OutboxDrain: in seq order, bounded in flight, bufferedAmount bound
  *   heartbeat ──> … <── heartbeat_ack (skew)
  *   <── deploy ─> HubDeployments ──model_status──>
+ *   <── history_request ─> answerHistoryRequest ──history_chunk… | history_error──>
  *   malformed or out-of-order hub message ─> VIGIL_SYNC_PROTOCOL, close 4000, reconnect
  *
  * Nothing here holds the agent back: results wait in the outbox while the hub is away.
@@ -170,6 +174,13 @@ export function startHubLink(options: HubLinkOptions): HubLink {
       case 'deploy':
         log.info({ deployment: message.deployment, model: `${message.model}@${message.version}`, mode: message.mode, rollback: message.rollback }, 'deployment from the hub');
         deployments.handle(message);
+        return;
+      case 'history_request':
+        log.info({ request: message.request, tags: message.tags.length, from: message.from, to: message.to }, 'history requested by the hub');
+        // Only on this connection: after a reconnect the hub has given up on the request anyway.
+        void answerHistoryRequest(message, options.history, (reply) => connection === conn && welcomed && conn.send(reply)).catch((err: unknown) =>
+          log.warn({ err: describeError(err), request: message.request }, 'answering a history request failed'),
+        );
         return;
       case 'error':
         state.failed(`${message.code}: ${message.message}`);

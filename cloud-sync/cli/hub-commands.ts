@@ -1,5 +1,6 @@
 import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { addRetrainCommand } from './retrain-command.js';
+import { addTrainFromAgentCommand } from './train-from-agent-command.js';
 
 // Registration only: each action imports its module when it runs, so
 // `vigil --help` does not load the hub (lmdb, ws, the registry).
@@ -158,5 +159,6 @@ export function addHubCommands(program: Command): Command {
       process.exitCode = await runHubKey(opts.config, out);
     });
   addRetrainCommand(hub);
+  addTrainFromAgentCommand(hub);
   return hub;
 }

@@ -17,6 +17,7 @@ import {
 import type { AgentChannel, DeploymentHooks } from './agent-channels.js';
 import type { HubStorage } from '../storage/hub-storage.js';
 import type { HubMetrics } from '../server/hub-metrics.js';
+import type { HistoryListener } from './history-requests.js';
 import { readAgentMessage } from './read-agent-message.js';
 import { SerialQueue } from './serial-queue.js';
 
@@ -30,6 +31,8 @@ export interface ConnectionSettings {
 export interface ConnectionDeps {
   storage: HubStorage;
   hooks: DeploymentHooks;
+  /** Where history answers go (training); without it they are ignored. */
+  history?: HistoryListener;
   metrics: HubMetrics;
   log: Logger;
   settings: ConnectionSettings;
@@ -61,6 +64,7 @@ interface Received {
  *   batch      → checks → storage.ingest (durable) → ack upTo last   | storage failure: close, no ack
  *   heartbeat  → skew, health, presence; revoked meanwhile? close     → heartbeat_ack
  *   model_status → hooks.onModelStatus
+ *   history_chunk / history_error → history.onHistoryMessage (answers to a history_request)
  *   anything malformed or out of order → error message, close PROTOCOL_ERROR
  *
  * Throughput of a backlog: a message is parsed when it arrives, so parsing
@@ -165,6 +169,10 @@ export class AgentConnection implements AgentChannel {
         return 1;
       case 'model_status':
         await this.deps.hooks.onModelStatus(this.agent, message);
+        return 1;
+      case 'history_chunk':
+      case 'history_error':
+        this.deps.history?.onHistoryMessage(this.agent, message);
         return 1;
     }
   }

@@ -10,6 +10,7 @@ import type { HubMetrics } from '../server/hub-metrics.js';
 import type { DeploymentHooks } from './agent-channels.js';
 import { AgentConnection, type ConnectionSettings } from './agent-connection.js';
 import { ConnectionRegistry } from './connection-registry.js';
+import type { HistoryListener } from './history-requests.js';
 import { createUpgradeHandler } from './upgrade-handler.js';
 
 export interface GatewayDeps {
@@ -21,6 +22,8 @@ export interface GatewayDeps {
   /** The registry other rooms send through (the deployer is built with it before the gateway). */
   registry: ConnectionRegistry;
   hooks: DeploymentHooks;
+  /** Receives agents' answers to history requests (see HistoryRequests). */
+  history?: HistoryListener;
 }
 
 /** The agent side of the hub: upgrade handler, one AgentConnection per agent, and their registry. */
@@ -62,6 +65,7 @@ export class SyncGateway {
       const connection = new AgentConnection(ws, agent.id, agent.tokenHash, {
         storage: this.deps.storage,
         hooks: this.deps.hooks,
+        ...(this.deps.history ? { history: this.deps.history } : {}),
         metrics: this.deps.metrics,
         log: this.deps.log,
         settings: this.deps.settings,

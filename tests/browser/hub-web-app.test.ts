@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startOpcuaPlant, type OpcuaPlant } from '../../agent/demo/opcua-plant.js';
-import { buildWebApp } from '../../cloud-sync/web/build.js';
 import { eventually, spawnVigil, type VigilProcess } from '../helpers/agent-process.js';
 import { fetchInPage, launchChromium, plottedPixels, screenshot, signIn, type UserPage } from '../helpers/browser.js';
 import { sendEpisodes, syntheticEpisode } from '../helpers/episode-fixture.js';
@@ -72,10 +71,9 @@ describe('the hub web app in a browser (real hub and agent)', () => {
     browser = await launchChromium();
     dir = mkdtempSync(join(tmpdir(), 'vigil-browser-'));
     mkdirSync(join(dir, 'hub'));
-    // The hub serves <repo>/dist/web (cloud-sync/web-serving/web-dir.ts): build the current source there.
+    // The hub serves <repo>/dist/web (cloud-sync/web-serving/web-dir.ts), built once for the run by tests/global-setup.ts.
     // Each is kept as soon as it runs, so afterAll stops it even when another part failed.
     await Promise.all([
-      buildWebApp(),
       startOpcuaPlant({ port: 0, pumps: 1, updateIntervalMs: 200 }).then((p) => (plant = p)),
       startHubProcess({ dir: join(dir, 'hub'), sync: { heartbeatMs: 1000, offlineAfterMs: 5000 } }).then((h) => (hub = h)),
     ]);

@@ -8,11 +8,12 @@ import { useSession } from '../../session/session-context.js';
 import { DeployForm } from './deploy-form.js';
 import { DeploymentsTable } from './deployments-table.js';
 import { GatewayModelsTable } from './gateway-models-table.js';
+import { LearnForm } from './learn-form.js';
 import { ModelVersionsTable } from './model-versions-table.js';
 
 const NONE: never[] = [];
 
-/** Models and versions with their performance, deployments and their gateways, and (admins) deploying. */
+/** Models and versions with their performance, deployments and their gateways, and (admins) deploying and learning new models. */
 export function ModelsPage() {
   const { isAdmin } = useSession();
   const models = usePolled(() => api.get<{ models: ModelEntry[] }>('/api/models'), []);
@@ -49,6 +50,13 @@ export function ModelsPage() {
         {isAdmin ? (
           <div class="models-side">
             <DeployForm models={modelList} agents={agentList} onDeployed={() => deployments.reload()} />
+            <LearnForm
+              agents={agentList}
+              onChanged={() => {
+                models.reload();
+                deployments.reload();
+              }}
+            />
           </div>
         ) : null}
       </div>
