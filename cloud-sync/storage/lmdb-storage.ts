@@ -27,7 +27,7 @@ import { LmdbModels } from './lmdb-models.js';
 import { LmdbRecords } from './lmdb-records.js';
 import { LmdbUsers } from './lmdb-users.js';
 import { mergePatch } from './merge-patch.js';
-import { addScore, emptyScoreCounts, histogramOf, mergeScoreCounts, type ScoreCounts, type ScoreHistogram } from './score-histogram.js';
+import { addScore, addWindow, emptyScoreCounts, histogramOf, mergeScoreCounts, type ScoreCounts, type ScoreHistogram } from './score-histogram.js';
 
 export interface LmdbHubStorageOptions {
   /** Initial map size in bytes (address space, not disk); lmdb-js grows it when full. Default 1 GiB. */
@@ -129,6 +129,7 @@ class LmdbHubStorage implements HubStorage {
       let entry = batchCounts.get(id);
       if (!entry) batchCounts.set(id, (entry = { key: [r.model, r.version], counts: emptyScoreCounts() }));
       addScore(entry.counts, r.score);
+      addWindow(entry.counts, r.level, typeof r.end === 'number' ? r.end : Number.NaN);
     };
     const onStored =
       stream === 'episodes' ? (body: unknown) => this.episodes.applyRevision(body, agent, receivedAt) : stream === 'scores' ? countScore : () => undefined;

@@ -330,7 +330,9 @@ export function hubStorageSuite(name: string, open: () => Promise<HubStorage>, c
         expect(pump.bins.reduce((n, b) => n + b.count, 0)).toBe(3);
         for (const score of [0.1, 0.2, 0.3]) expect(pump.bins.some((b) => b.lo <= score && score < b.hi && b.count > 0)).toBe(true);
         expect((await storage.scoreHistogram('fan-ae', '1.0.0')).total).toBe(4);
-        expect(await storage.scoreHistogram('pump-pca', '9.9.9')).toEqual({ total: 0, bins: [] });
+        expect(await storage.scoreHistogram('pump-pca', '9.9.9')).toMatchObject({ total: 0, alarms: 0, alarmsPerDay: null, bins: [] });
+        // scoreBody's level is 'normal': no alarms, and the event-time span of the windows counted.
+        expect(pump).toMatchObject({ alarms: 0, warns: 0, firstEnd: T0 + 20_000, lastEnd: T0 + 40_000 });
       });
     });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addScore, emptyScoreCounts, histogramOf, mergeScoreCounts } from '../../cloud-sync/storage/score-histogram.js';
+import { addScore, addWindow, emptyScoreCounts, histogramOf, mergeScoreCounts } from '../../cloud-sync/storage/score-histogram.js';
 
 describe('score histogram', () => {
   it('puts positive scores in log bins (10 per decade), contiguous from the lowest to the highest', () => {
@@ -26,6 +26,22 @@ describe('score histogram', () => {
     expect(h.total).toBe(4);
     expect(h.bins[0]).toEqual({ lo: -2, hi: h.bins[1]!.lo, count: 2 });
     expect(h.bins[1]!.count).toBe(2);
-    expect(histogramOf(emptyScoreCounts())).toEqual({ total: 0, bins: [] });
+    expect(histogramOf(emptyScoreCounts())).toEqual({ total: 0, alarms: 0, warns: 0, alarmsPerDay: null, firstEnd: null, lastEnd: null, bins: [] });
+  });
+
+  it('counts alarm and warn windows and their rate per day of scored event time (at least an hour)', () => {
+    const day = 86_400_000;
+    const a = emptyScoreCounts();
+    addWindow(a, 'alarm', 0);
+    addWindow(a, 'warn', day / 2);
+    const b = emptyScoreCounts();
+    addWindow(b, 'alarm', day);
+    addWindow(b, 'normal', 2 * day);
+    const h = histogramOf(mergeScoreCounts(a, b));
+    expect(h).toMatchObject({ alarms: 2, warns: 1, firstEnd: 0, lastEnd: 2 * day, alarmsPerDay: 1 });
+    const brief = emptyScoreCounts();
+    addWindow(brief, 'alarm', 1000);
+    // One alarm in a minute of data is not 1,440 a day: the span counts as an hour at least.
+    expect(histogramOf(brief).alarmsPerDay).toBe(24);
   });
 });

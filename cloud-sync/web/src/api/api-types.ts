@@ -173,6 +173,11 @@ export interface EpisodeScores {
 
 export interface ScoreHistogram {
   total: number;
+  alarms: number;
+  warns: number;
+  alarmsPerDay: number | null;
+  firstEnd: number | null;
+  lastEnd: number | null;
   bins: Array<{ lo: number; hi: number; count: number }>;
 }
 

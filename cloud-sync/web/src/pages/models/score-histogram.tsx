@@ -31,6 +31,9 @@ export function ScoreHistogram({ model, version }: { model: string; version: str
       <div class="histogram-axis small muted">
         <span>{formatScore(first.lo)}</span>
         <span>n = {formatCount(h.total)}</span>
+        <span data-testid="alarms-per-day" title="alarm windows per day of scored time, shadow scores included: compare a candidate in shadow with the active version">
+          {h.alarmsPerDay === null ? '' : `${formatCount(h.alarmsPerDay)} alarms/day`}
+        </span>
         <span>{formatScore(last.hi)}</span>
       </div>
     </div>
