@@ -185,7 +185,8 @@ export class History {
       block.quality.push(QUALITY_CODE[s.quality] ?? 2);
       if (s.ts < block.min) block.min = s.ts;
       if (s.ts > block.max) block.max = s.ts;
-      if (s.ts > this.newestSampleTs) this.newestSampleTs = s.ts;
+      // Gap markers (bad, NaN) are stamped with the agent's own clock: they must not move it.
+      if (s.quality !== 'bad' && s.ts > this.newestSampleTs) this.newestSampleTs = s.ts;
       this.buffered++;
       this.counters.appended++;
     }

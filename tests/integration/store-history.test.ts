@@ -132,12 +132,15 @@ describe('history ring', () => {
     // Source timestamps (the server's clock): 1 h 55 min ago up to now.
     const samples = series('y', T0 - 115 * 60_000, 116, 60_000);
     store.history.append(samples);
+    // A gap marker stamped with the stepped agent clock (a source reconnecting after the step).
+    store.history.append([{ tag: 'y', ts: T0 + 3_600_000, value: Number.NaN, quality: 'bad' }]);
     await store.history.flush();
     clock = T0 + 3_600_000;
     try {
       // By the stepped wall clock the oldest hour would be older than 2 h; by the newest sample it is not.
       expect(await store.history.expire()).toBe(0);
       expect(store.history.read('y', 0, T0)).toEqual(expected(samples, 0, T0));
+      expect(store.history.read('y', T0 + 1, T0 + 3_600_000).ts).toEqual([T0 + 3_600_000]);
       // Time that really passed (new samples two hours later) still expires the old ones.
       store.history.append(series('y', T0 + 3 * 3_600_000, 1, 1000));
       clock = T0 + 3 * 3_600_000;
