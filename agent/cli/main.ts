@@ -80,11 +80,15 @@ program
 
 program
   .command('demo')
-  .description('Run Vigil on embedded defaults: a simulated plant (OPC UA server with pumps, embedded MQTT broker with a publisher) and an agent reading both.')
+  .description('Run Vigil on embedded defaults: a simulated plant (OPC UA server with pumps, embedded MQTT broker with a publisher), an agent reading both, and a hub with its web app that learns a model from the agent’s history, deploys it, and shows the episodes of injected faults.')
   .option('--data <dir>', 'data folder for the demo (deleted and recreated)', '.vigil-demo')
   .option('--port <port>', 'port of the agent\'s HTTP endpoints (0 = any free port)', positiveInt('--port'), 8710)
   .option('--duration <seconds>', 'stop by itself after this many seconds (0 = run until Ctrl-C)', positiveInt('--duration'), 0)
-  .action(async (opts: { data: string; port: number; duration: number }) => {
+  .option('--hub-port <port>', "port of the hub and its web app (0 = any free port)", positiveInt('--hub-port'), 8720)
+  .option('--train-after <seconds>', "seconds of normal operation before the hub learns pump 1's baseline from the agent's history", positiveInt('--train-after'), 90)
+  .option('--fault-every <seconds>', 'seconds between injected faults (pump 1 cavitates), once the model is deployed', positiveInt('--fault-every'), 150)
+  .option('--fault-for <seconds>', 'seconds each injected fault lasts (less than --fault-every)', positiveInt('--fault-for'), 45)
+  .action(async (opts: { data: string; port: number; hubPort: number; duration: number; trainAfter: number; faultEvery: number; faultFor: number }) => {
     const { runDemo } = await import('../demo/run-demo.js');
     process.exitCode = await runDemo(opts);
   });

@@ -2,7 +2,14 @@ import { stringify } from 'yaml';
 import { DEMO_MQTT_TAGS } from './mqtt-plant.js';
 
 /** The demo agent's main file: both sources, tags in a CSV and a YAML tag file. */
-export function demoAgentYaml(p: { opcuaEndpoint: string; mqttUrl: string; httpPort: number }): string {
+export function demoAgentYaml(p: {
+  opcuaEndpoint: string;
+  mqttUrl: string;
+  httpPort: number;
+  /** OPC UA publishing interval; the demo's model learns at this sample period. */
+  publishingIntervalMs: number;
+  hub: { url: string; tokenFile: string; publicKeyFile: string };
+}): string {
   return [
     '# Written by `vigil demo`. Edit config/agent.example.yaml for a real plant.',
     'agent:',
@@ -16,19 +23,27 @@ export function demoAgentYaml(p: { opcuaEndpoint: string; mqttUrl: string; httpP
     '    type: opcua',
     `    endpoint: ${p.opcuaEndpoint}`,
     '    securityMode: None',
-    '    publishingIntervalMs: 1000',
+    `    publishingIntervalMs: ${p.publishingIntervalMs}`,
     '  - name: plant',
     '    type: mqtt',
     `    url: ${p.mqttUrl}`,
     'tagFiles:',
     '  - tags-opcua.csv',
     '  - tags-mqtt.yaml',
+    'models:',
+    '  dir: ./models',
+    '# The hub started by the demo: it trains a model from this agent\'s history and deploys it here.',
+    'hub:',
+    `  url: ${p.hub.url}`,
+    `  tokenFile: ${p.hub.tokenFile}`,
+    `  publicKeyFile: ${p.hub.publicKeyFile}`,
+    '  heartbeatMs: 2000',
     '',
   ].join('\n');
 }
 
 /** OPC UA tags as a spreadsheet export: one row per pump signal, addressed by namespace URI. */
-export function demoOpcuaTagsCsv(pumps: number, signals: readonly string[], namespaceUri: string): string {
+export function demoOpcuaTagsCsv(pumps: number, signals: readonly string[], namespaceUri: string, samplingIntervalMs: number): string {
   const rows = ['name,source,nodeId,samplingIntervalMs,unit,description'];
   const units: Record<string, string> = { Temperature: 'degC', Pressure: 'bar', FlowRate: 'm3/h', Vibration: 'mm/s', MotorCurrent: 'A', Running: '' };
   for (let p = 1; p <= pumps; p++) {

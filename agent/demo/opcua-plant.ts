@@ -65,6 +65,12 @@ export interface OpcuaPlant {
   namespaceIndex: number;
   /** Node id strings (without namespace) of every numeric variable the plant serves. */
   variables: string[];
+  /**
+   * Makes pump `pump` (1-based) cavitate for `durationMs`: flow and pressure
+   * drop, vibration rises. The demo injects it so anomaly models have
+   * something to find.
+   */
+  injectFault(pump: number, durationMs: number): void;
   stop(): Promise<void>;
 }
 
@@ -90,6 +96,8 @@ interface PumpState {
   temperature: number;
   vibrationPhase: number;
   running: boolean;
+  /** Cavitating until this time (ms since the epoch); 0 when healthy. */
+  faultUntil: number;
   vars: Record<(typeof PUMP_SIGNALS)[number], UAVariable>;
 }
 
@@ -125,21 +133,30 @@ function buildPump(ns: Namespace, folder: UAObject, index: number): PumpState {
           })
         : addDouble(ns, pump, `${name}.${signal}`, signal, 0);
   }
-  return { speed: 0.8 + 0.05 * index, temperature: 45 + index, vibrationPhase: index, running: true, vars };
+  return { speed: 0.8 + 0.05 * index, temperature: 45 + index, vibrationPhase: index, running: true, faultUntil: 0, vars };
 }
 
 /** One step of a pump's physics: flow, pressure and current follow speed; temperature lags. */
 function stepPump(p: PumpState, now: Date): void {
-  if (Math.random() < 0.002) p.running = !p.running;
+  const cavitating = p.faultUntil > now.getTime();
+  // A cavitating pump is kept running: a stopped pump shows no cavitation.
+  if (cavitating) p.running = true;
+  else if (Math.random() < 0.002) p.running = !p.running;
   const target = p.running ? 0.85 + 0.1 * Math.sin(now.getTime() / 60_000) : 0;
   p.speed += (target - p.speed) * 0.2 + (p.running ? 0.01 * gaussian() : 0);
   p.speed = Math.max(0, p.speed);
   p.temperature += ((p.running ? 40 + 25 * p.speed : 25) - p.temperature) * 0.02 + 0.05 * gaussian();
   p.vibrationPhase += 0.3;
-  const flow = 120 * p.speed + 0.8 * gaussian();
-  const pressure = 1 + 5.5 * p.speed * p.speed + 0.05 * gaussian();
+  let flow = 120 * p.speed + 0.8 * gaussian();
+  let pressure = 1 + 5.5 * p.speed * p.speed + 0.05 * gaussian();
   const current = p.running ? 8 + 30 * p.speed ** 3 + 0.3 * gaussian() : 0;
-  const vibration = p.running ? 1.2 + 0.4 * Math.sin(p.vibrationPhase) + 0.1 * gaussian() + (Math.random() < 0.01 ? 2 : 0) : 0.02;
+  let vibration = p.running ? 1.2 + 0.4 * Math.sin(p.vibrationPhase) + 0.1 * gaussian() + (Math.random() < 0.01 ? 2 : 0) : 0.02;
+  if (cavitating) {
+    // Vapour bubbles: less flow and head, strong broadband vibration.
+    flow *= 0.55;
+    pressure *= 0.6;
+    vibration += 6 + 1.5 * Math.abs(gaussian());
+  }
   const set = (v: UAVariable, value: number) => v.setValueFromSource({ dataType: DataType.Double, value }, StatusCodes.Good, now);
   set(p.vars.Temperature, p.temperature);
   set(p.vars.Pressure, pressure);
@@ -281,6 +298,11 @@ export async function startOpcuaPlant(opts: OpcuaPlantOptions): Promise<OpcuaPla
     namespaceUri,
     namespaceIndex: ns.index,
     variables,
+    injectFault(pump, durationMs) {
+      const state = pumps[pump - 1];
+      if (!state) throw new Error(`OPC UA plant: there is no pump ${pump}`);
+      state.faultUntil = Date.now() + durationMs;
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
