@@ -193,7 +193,8 @@ export function startHubLink(options: HubLinkOptions): HubLink {
   const session = async (): Promise<SessionEnd> => {
     const errorsBefore = state.counters.protocolErrors;
     let conn: HubConnection | undefined;
-    let lastHeard = now();
+    // Monotonic: a gateway clock step must not look like a silent hub.
+    let lastHeard = performance.now();
     const heartbeats = new Heartbeats(config.heartbeatMs, {
       beat: () => {
         try {
@@ -202,7 +203,7 @@ export function startHubLink(options: HubLinkOptions): HubLink {
           log.warn({ err: describeError(err) }, 'could not build the heartbeat');
         }
       },
-      silentFor: () => now() - lastHeard,
+      silentFor: () => performance.now() - lastHeard,
       gone: (silentMs) => {
         log.warn({ silentMs }, 'the hub sent nothing for too long; reconnecting');
         conn?.terminate(`the hub sent nothing for ${Math.round(silentMs / 1000)} s`);
@@ -216,12 +217,12 @@ export function startHubLink(options: HubLinkOptions): HubLink {
         token: token(),
         ...(caBytes ? { ca: caBytes } : {}),
         onOpen: () => {
-          lastHeard = now();
+          lastHeard = performance.now();
           heartbeats.watch();
           conn?.send(helloMessage());
         },
         onMessage: (message) => {
-          lastHeard = now();
+          lastHeard = performance.now();
           try {
             dispatch(conn!, message, heartbeats);
           } catch (err) {

@@ -13,7 +13,8 @@ export class SubscriptionWatchdog {
   constructor(
     private readonly staleTimeoutMs: number,
     private readonly onStale: (subscriptionKey: number, silentForMs: number) => void,
-    private readonly now: () => number = Date.now,
+    // Monotonic: a gateway clock stepped forward must not make every subscription look silent.
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   /** Starts watching a subscription; it counts as alive from now. */
