@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { scoreRecord } from './score-records.js';
 import { open } from 'lmdb';
 import { openAgentStore, type AgentStore } from '../../agent/store/open-store.js';
 import { silentLogger } from '../../shared/logger.js';
@@ -41,19 +42,6 @@ const perTick = Number(opts['per-tick']);
 const tickMs = Number(opts.tick);
 const seconds = Number(opts.seconds);
 
-function scoreRecord(i: number): Record<string, unknown> {
-  return {
-    model: 'pump-pca',
-    version: '1.4.0',
-    shadow: false,
-    start: 1_700_000_000_000 + i * 1000,
-    end: 1_700_000_060_000 + i * 1000,
-    status: 'scored',
-    score: ((i * 7919) % 1000) / 97,
-    level: 'normal',
-    contributions: { 'p.temp': 0.41, 'p.flow': 0.22, 'p.current': 0.18 },
-  };
-}
 
 const root = mkdtempSync(join(tmpdir(), 'vigil-bench-store-'));
 const records = Array.from({ length: total }, (_, i) => scoreRecord(i));

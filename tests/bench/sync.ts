@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { windowResultRecord } from './score-records.js';
 import WebSocket from 'ws';
 import { HubSchema } from '../../agent/config/schema.js';
 import { ModelRegistry } from '../../agent/models/model-registry.js';
@@ -53,20 +54,6 @@ const deployCount = Number(opts.deploy);
 const rounds = Number(opts.rounds);
 const ROLES = new URL('./sync/', import.meta.url);
 
-function scoreRecord(i: number): Record<string, unknown> {
-  return {
-    model: 'pump-pca',
-    version: '1.4.0',
-    shadow: false,
-    start: 1_700_000_000_000 + i * 1000,
-    end: 1_700_000_060_000 + i * 1000,
-    status: 'scored',
-    score: ((i * 7919) % 1000) / 97,
-    level: 'normal',
-    contributions: { 'p.temp': 0.41, 'p.flow': 0.22, 'p.current': 0.18, 'p.vibration': 0.19 },
-    quality: { filledShare: 0, badShare: 0 },
-  };
-}
 
 function forkRole(file: string, args: string[]): ChildProcess {
   return fork(new URL(file, ROLES).pathname, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -142,7 +129,7 @@ async function ceiling(peer: ChildProcess, port: number, ring: readonly string[]
 /** A ring of distinct batch messages of the agent's size; the same bytes as the agent's batches. */
 function ceilingMessages(): string[] {
   return Array.from({ length: 8 }, (_, r) => {
-    const records = Array.from({ length: batchRecords }, (_, i) => ({ seq: r * batchRecords + i + 1, at: Date.now(), body: scoreRecord(r * batchRecords + i) }));
+    const records = Array.from({ length: batchRecords }, (_, i) => ({ seq: r * batchRecords + i + 1, at: Date.now(), body: windowResultRecord(r * batchRecords + i) }));
     return JSON.stringify({ type: 'batch', stream: 'scores', epoch: 'ceiling', first: records[0]!.seq, last: records.at(-1)!.seq, records });
   });
 }
@@ -153,7 +140,7 @@ async function drain(hub: HubProcess, admin: string, dir: string, round: number,
   const storeDir = join(dir, `agent-store-${round}`);
   const store = await openAgentStore({ dir: storeDir, quotaBytes: 8 * 1024 ** 3, historyHours: 1, agent: agentId, log: silentLogger() });
   const chunk = 20_000;
-  for (let i = 0; i < records; i += chunk) await store.outbox.append('scores', Array.from({ length: Math.min(chunk, records - i) }, (_, k) => scoreRecord(i + k)));
+  for (let i = 0; i < records; i += chunk) await store.outbox.append('scores', Array.from({ length: Math.min(chunk, records - i) }, (_, k) => windowResultRecord(i + k)));
   const created = await api(hub.url, '/api/agents', { token: admin, body: { id: agentId, labels: {} } });
   if (created.status !== 201) throw new Error(`could not create the agent: ${created.text}`);
   writeFileSync(join(dir, 'drain.token'), created.json.token);
