@@ -55,6 +55,8 @@ export interface OpcuaPlantOptions {
   extraVariables?: number;
   /** How often values change, in milliseconds. Default 1000. */
   updateIntervalMs?: number;
+  /** Pumps stop and restart at random (about every 500 updates), as real ones do; the demo turns this on. Default false: tests get steady data. */
+  randomStops?: boolean;
 }
 
 export interface OpcuaPlant {
@@ -137,11 +139,11 @@ function buildPump(ns: Namespace, folder: UAObject, index: number): PumpState {
 }
 
 /** One step of a pump's physics: flow, pressure and current follow speed; temperature lags. */
-function stepPump(p: PumpState, now: Date): void {
+function stepPump(p: PumpState, now: Date, randomStops: boolean): void {
   const cavitating = p.faultUntil > now.getTime();
   // A cavitating pump is kept running: a stopped pump shows no cavitation.
   if (cavitating) p.running = true;
-  else if (Math.random() < 0.002) p.running = !p.running;
+  else if (randomStops && Math.random() < 0.002) p.running = !p.running;
   const target = p.running ? 0.85 + 0.1 * Math.sin(now.getTime() / 60_000) : 0;
   p.speed += (target - p.speed) * 0.2 + (p.running ? 0.01 * gaussian() : 0);
   p.speed = Math.max(0, p.speed);
@@ -150,7 +152,8 @@ function stepPump(p: PumpState, now: Date): void {
   let flow = 120 * p.speed + 0.8 * gaussian();
   let pressure = 1 + 5.5 * p.speed * p.speed + 0.05 * gaussian();
   const current = p.running ? 8 + 30 * p.speed ** 3 + 0.3 * gaussian() : 0;
-  let vibration = p.running ? 1.2 + 0.4 * Math.sin(p.vibrationPhase) + 0.1 * gaussian() + (Math.random() < 0.01 ? 2 : 0) : 0.02;
+  // At standstill an accelerometer still shows its noise floor: the value keeps changing, so OPC UA keeps reporting it.
+  let vibration = p.running ? 1.2 + 0.4 * Math.sin(p.vibrationPhase) + 0.1 * gaussian() + (Math.random() < 0.01 ? 2 : 0) : 0.02 + 0.005 * Math.abs(gaussian());
   if (cavitating) {
     // Vapour bubbles: less flow and head, strong broadband vibration.
     flow *= 0.55;
@@ -269,7 +272,7 @@ export async function startOpcuaPlant(opts: OpcuaPlantOptions): Promise<OpcuaPla
   const tick = () => {
     const now = new Date();
     tickNo += 1;
-    for (const p of pumps) stepPump(p, now);
+    for (const p of pumps) stepPump(p, now, opts.randomStops ?? false);
     diagnostics.tick(now);
     // One variant object per tick would alias across variables; a plain
     // object literal per variable is cheap and lets node-opcua copy it.

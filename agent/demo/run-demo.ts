@@ -58,7 +58,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
 
   let agent: RunningAgent | undefined;
   try {
-    const opcua = await startOpcuaPlant({ port: 0, pumps, updateIntervalMs: PLANT_PERIOD_MS });
+    const opcua = await startOpcuaPlant({ port: 0, pumps, updateIntervalMs: PLANT_PERIOD_MS, randomStops: true });
     stops.push(() => opcua.stop());
     const mqtt = await startMqttPlant({ port: 0 });
     stops.push(() => mqtt.stop());
