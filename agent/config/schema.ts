@@ -179,12 +179,22 @@ export const MqttTagSchema = z
 export const TagSchema = z.union([OpcuaTagSchema, MqttTagSchema]);
 
 // ── Hub ────────────────────────────────────────────────────────────────────
+/** Most hub replicas an agent lists; a larger fleet sits behind a load balancer (one `url`). */
+export const MAX_HUB_URLS = 16;
+
+const hubUrl = () => z.string().regex(/^wss?:\/\/[^/\s]+(\/\S*)?$/, 'a hub URL such as wss://hub.plant.local:8720 (ws:// only on a trusted test network)');
+
 export const HubSchema = z
   .strictObject({
-    url: z
-      .string()
-      .regex(/^wss?:\/\/[^/\s]+(\/\S*)?$/, 'a hub URL such as wss://hub.plant.local:8720 (ws:// only on a trusted test network)')
-      .describe('Address of the hub, e.g. wss://hub.plant.local:8720; the agent connects to <url>/sync and downloads model packages from the same host over https (http for ws://).'),
+    url: hubUrl()
+      .optional()
+      .describe('Address of the hub (one hub, or the load balancer in front of its replicas), e.g. wss://hub.plant.local:8720; the agent connects to <url>/sync and downloads model packages from the same host over https (http for ws://). Give url or urls, not both.'),
+    urls: z
+      .array(hubUrl())
+      .min(1)
+      .max(MAX_HUB_URLS)
+      .optional()
+      .describe(`Addresses of the hub's replicas, tried in order starting with the one that last worked; a replica that fails is left at once for the next, and only a round over all of them without success waits the reconnect backoff. Model packages are downloaded from the replica of the current connection. 1 to ${MAX_HUB_URLS} distinct URLs, each like url. Give url or urls, not both.`),
     tokenFile: secretFile('agent token (printed once by `vigil hub agents add`)'),
     tokenEnv: secretEnv('agent token'),
     publicKeyFile: z
@@ -198,6 +208,14 @@ export const HubSchema = z
     inFlightBatches: z.number().int().positive().max(64).default(4).describe('Batches per stream sent and not yet acknowledged by the hub; more keeps a slow link busier, fewer bounds what is resent after a reconnect. At most 64. Default 4.'),
   })
   .superRefine((h, ctx) => {
+    if (h.url !== undefined && h.urls !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['urls'], message: 'give either url (one hub or a load balancer) or urls (a list of replicas), not both' });
+    } else if (h.url === undefined && h.urls === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['url'], message: 'the hub needs its address: give url (one hub or a load balancer) or urls (a list of replicas)' });
+    }
+    h.urls?.forEach((u, i) => {
+      if (h.urls!.indexOf(u) !== i) ctx.addIssue({ code: 'custom', path: ['urls', i], message: `the hub URL ${u} is listed twice` });
+    });
     if (!h.tokenFile && !h.tokenEnv) {
       ctx.addIssue({ code: 'custom', path: ['tokenFile'], message: 'the hub needs the agent token: give tokenFile or tokenEnv (tokens are never written inline)' });
     }

@@ -4,8 +4,8 @@ import type { AgentHealth, DeploymentStatus, ModelVersions, SyncRecord, SyncStre
 
 /**
  * Everything the hub keeps, behind one small interface. Two implementations:
- * embedded LMDB (one replica, the default) and PostgreSQL (several replicas,
- * a later issue). The shared test suite in tests/helpers/hub-storage-suite.ts
+ * embedded LMDB (one replica, the default) and PostgreSQL (several replicas
+ * sharing one database). The shared test suite in tests/helpers/hub-storage-suite.ts
  * runs against each. Methods are async even where LMDB could answer at once,
  * because PostgreSQL cannot.
  *
@@ -15,6 +15,9 @@ import type { AgentHealth, DeploymentStatus, ModelVersions, SyncRecord, SyncStre
  * - Model versions are immutable: a second put of name@version is refused.
  * - Only salted hashes of tokens are stored, never tokens.
  */
+
+/** Largest published message, serialised (PostgreSQL's NOTIFY payload limit is 8,000 bytes). */
+export const FLEET_MESSAGE_MAX_BYTES = 7_000;
 
 export interface AgentRecord {
   id: string;
@@ -279,6 +282,41 @@ export interface HubStorage {
   // Small settings (e.g. the digest's last run)
   getMeta<T>(key: string): Promise<T | undefined>;
   setMeta(key: string, value: unknown): Promise<void>;
+  /** Stores `value` unless the key has one; resolves to the value stored (the first writer wins across replicas). */
+  initMeta<T>(key: string, value: T): Promise<T>;
+  /**
+   * Sets the key to `next` only when it now holds `expected` (deep equality;
+   * undefined = no value); true when it did. Replicas claim scheduled work
+   * with it, so exactly one of them does the work.
+   */
+  compareAndSetMeta(key: string, expected: unknown, next: unknown): Promise<boolean>;
+  /** Every key and value, by key. */
+  listMeta(): Promise<Array<{ key: string; value: unknown }>>;
+
+  // Replicas sharing this storage
+  /**
+   * Runs `work` while holding the lock `name`, exclusive across every replica
+   * sharing this storage (PostgreSQL: an advisory lock; LMDB: one process, so
+   * a lock inside it). Locks are not re-entrant.
+   */
+  withLock<T>(name: string, work: () => Promise<T>): Promise<T>;
+  /**
+   * Sends a small JSON message (≤ FLEET_MESSAGE_MAX_BYTES serialised) to every
+   * subscriber of every replica sharing this storage, this one included
+   * (PostgreSQL: NOTIFY; LMDB: within the process). Delivery is best effort:
+   * a replica that is disconnected from the database at that moment misses it.
+   */
+  publish(message: unknown): Promise<void>;
+  /** Calls `listener` with every published message; returns the unsubscribe function. */
+  subscribe(listener: (message: unknown) => void): () => void;
+
+  // Moving a hub (vigil hub export | import)
+  /**
+   * Every record of a stream exactly once, in a stable order of the backend's
+   * choosing, `limit` at a time: pass the returned `next` back to continue;
+   * `next` is null after the last page.
+   */
+  scanRecords(stream: SyncStream, cursor: string | null, limit: number): Promise<{ records: StoredRecord[]; next: string | null }>;
 
   close(): Promise<void>;
 }

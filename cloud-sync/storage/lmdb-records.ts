@@ -1,3 +1,4 @@
+import { VigilError } from '../../shared/errors.js';
 import type { SyncRecord, SyncStream } from '../../shared/sync-protocol.js';
 import type { IngestResult, RecordFilter, StoredRecord } from './hub-storage.js';
 import { KEY_MAX, type BatchEntry, type HubDbs, type SeqKey, type StreamCursor } from './lmdb-layout.js';
@@ -78,6 +79,26 @@ export class LmdbRecords {
     return total;
   }
 
+  /**
+   * Every record of a stream once, in key order of its batches ([agent, epoch,
+   * first seq]) and within a batch in stored order. The cursor is the key of
+   * the batch to continue in and how many of its records were already given.
+   */
+  scan(stream: SyncStream, cursor: string | null, limit: number): { records: StoredRecord[]; next: string | null } {
+    const at = cursor === null ? null : parseScanCursor(cursor);
+    const records: StoredRecord[] = [];
+    const start: unknown[] = at === null ? [stream] : [stream, at.agent, at.epoch, at.first];
+    for (const { key, value: batch } of this.dbs.recordBatches.getRange({ start: start as SeqKey, end: [stream, KEY_MAX] as unknown as SeqKey })) {
+      const [, agent, epoch, first] = key;
+      const skip = at !== null && agent === at.agent && epoch === at.epoch && first === at.first ? at.given : 0;
+      for (let i = skip; i < batch.seqs.length; i++) {
+        if (records.length >= limit) return { records, next: JSON.stringify({ agent, epoch, first, given: i }) };
+        records.push({ seq: batch.seqs[i]!, at: batch.ats[i]!, body: batch.bodies[i], agent, epoch, stream, receivedAt: batch.receivedAt });
+      }
+    }
+    return { records, next: null };
+  }
+
   /** Newest batch first, each batch's records highest seq first. */
   list(stream: SyncStream, filter: RecordFilter): StoredRecord[] {
     const limit = filter.limit ?? DEFAULT_RECORD_LIMIT;
@@ -114,6 +135,23 @@ export class LmdbRecords {
       for (const { key, value } of range) yield { agent, epoch: key[3], first: key[4], entry: value };
     }
   }
+}
+
+interface ScanCursor {
+  agent: string;
+  epoch: string;
+  first: number;
+  given: number;
+}
+
+function parseScanCursor(cursor: string): ScanCursor {
+  try {
+    const c = JSON.parse(cursor) as Partial<ScanCursor>;
+    if (typeof c.agent === 'string' && typeof c.epoch === 'string' && Number.isSafeInteger(c.first) && Number.isSafeInteger(c.given)) return c as ScanCursor;
+  } catch {
+    // reported below
+  }
+  throw new VigilError('VIGIL_HUB_STORAGE_FAILED', `not a record scan cursor of this storage: ${cursor.slice(0, 100)}`);
 }
 
 /**

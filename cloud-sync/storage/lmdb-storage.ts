@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { Database } from 'lmdb';
 import { VigilError } from '../../shared/errors.js';
 import type { WindowResult } from '../../shared/window-result.js';
@@ -20,6 +21,7 @@ import type {
   UserRecord,
   VersionPerformance,
 } from './hub-storage.js';
+import { InProcessFleet } from './in-process-fleet.js';
 import { LmdbDeployments } from './lmdb-deployments.js';
 import { LmdbEpisodes } from './lmdb-episodes.js';
 import { durableWrite, openHubDbs, type HubDbs } from './lmdb-layout.js';
@@ -57,6 +59,7 @@ class LmdbHubStorage implements HubStorage {
   /** [model, version] → ScoreCounts, updated in the ingest transaction. */
   private readonly scoreCounts: Database<ScoreCounts, [string, string]>;
   private closing: Promise<void> | null = null;
+  private readonly fleet = new InProcessFleet();
 
   constructor(private readonly dbs: HubDbs) {
     this.records = new LmdbRecords(dbs);
@@ -306,6 +309,44 @@ class LmdbHubStorage implements HubStorage {
     return durableWrite(this.dbs.env, () => {
       this.dbs.meta.putSync(key, value);
     });
+  }
+
+  initMeta<T>(key: string, value: T): Promise<T> {
+    return durableWrite(this.dbs.env, () => {
+      const current = this.dbs.meta.get(key);
+      if (current !== undefined) return current as T;
+      this.dbs.meta.putSync(key, value);
+      return value;
+    });
+  }
+
+  compareAndSetMeta(key: string, expected: unknown, next: unknown): Promise<boolean> {
+    return durableWrite(this.dbs.env, () => {
+      if (!isDeepStrictEqual(this.dbs.meta.get(key), expected)) return false;
+      this.dbs.meta.putSync(key, next);
+      return true;
+    });
+  }
+
+  async listMeta(): Promise<Array<{ key: string; value: unknown }>> {
+    return [...this.dbs.meta.getRange()].map(({ key, value }) => ({ key, value }));
+  }
+
+  // ── one replica: locks and messages stay in this process ───────────────
+  withLock<T>(name: string, work: () => Promise<T>): Promise<T> {
+    return this.fleet.withLock(name, work);
+  }
+
+  publish(message: unknown): Promise<void> {
+    return this.fleet.publish(message);
+  }
+
+  subscribe(listener: (message: unknown) => void): () => void {
+    return this.fleet.subscribe(listener);
+  }
+
+  async scanRecords(stream: SyncStream, cursor: string | null, limit: number): Promise<{ records: StoredRecord[]; next: string | null }> {
+    return this.records.scan(stream, cursor, limit);
   }
 
   /** Waits for writes in flight to be durable, then closes the environment. */

@@ -7,8 +7,10 @@ import type {
   ModelVersionRecord,
   Resolution,
   SessionRecord,
+  StoredRecord,
   UserRecord,
 } from '../../cloud-sync/storage/hub-storage.js';
+import { FLEET_MESSAGE_MAX_BYTES } from '../../cloud-sync/storage/hub-storage.js';
 import type { Episode } from '../../shared/episode.js';
 import type { SyncRecord } from '../../shared/sync-protocol.js';
 import type { WindowResult } from '../../shared/window-result.js';
@@ -616,6 +618,111 @@ export function hubStorageSuite(name: string, open: () => Promise<HubStorage>, c
         await storage.setMeta('other', 'x');
         expect(await storage.getMeta<{ at: number; sent: number }>('digest:lastRun')).toEqual({ at: T0 + 1, sent: 4 });
         expect(await storage.getMeta<string>('other')).toBe('x');
+      });
+    });
+
+    describe('claims shared by replicas', () => {
+      it('initMeta keeps the first value', async () => {
+        expect(await storage.initMeta('signing', { key: 'first' })).toEqual({ key: 'first' });
+        expect(await storage.initMeta('signing', { key: 'second' })).toEqual({ key: 'first' });
+        expect(await storage.getMeta('signing')).toEqual({ key: 'first' });
+      });
+
+      it('compareAndSetMeta changes a value only from the one expected', async () => {
+        expect(await storage.compareAndSetMeta('digest:slot', { at: 1 }, { at: 2 })).toBe(false);
+        expect(await storage.getMeta('digest:slot')).toBeUndefined();
+        expect(await storage.compareAndSetMeta('digest:slot', undefined, { at: 1, by: 'r1' })).toBe(true);
+        expect(await storage.compareAndSetMeta('digest:slot', undefined, { at: 1, by: 'r2' })).toBe(false);
+        // Key order does not matter, values do.
+        expect(await storage.compareAndSetMeta('digest:slot', { by: 'r1', at: 1 }, { at: 2, by: 'r1' })).toBe(true);
+        expect(await storage.compareAndSetMeta('digest:slot', { at: 1, by: 'r1' }, { at: 3, by: 'r2' })).toBe(false);
+        expect(await storage.getMeta('digest:slot')).toEqual({ at: 2, by: 'r1' });
+      });
+
+      it('compareAndSetMeta lets exactly one of many concurrent claims win', async () => {
+        await storage.setMeta('slot', 0);
+        const wins = await Promise.all(Array.from({ length: 12 }, (_, i) => storage.compareAndSetMeta('slot', 0, i + 1)));
+        expect(wins.filter(Boolean)).toHaveLength(1);
+        expect(await storage.getMeta('slot')).toBe(wins.indexOf(true) + 1);
+      });
+
+      it('lists meta by key', async () => {
+        await storage.setMeta('b', 2);
+        await storage.setMeta('a', { x: [1] });
+        const listed = (await storage.listMeta()).filter((m) => m.key === 'a' || m.key === 'b');
+        expect(listed).toEqual([
+          { key: 'a', value: { x: [1] } },
+          { key: 'b', value: 2 },
+        ]);
+      });
+
+      it('withLock runs work under one name one at a time, other names in parallel', async () => {
+        const log: string[] = [];
+        const work = (tag: string, ms: number) => async () => {
+          log.push(`${tag}+`);
+          await new Promise((r) => setTimeout(r, ms));
+          log.push(`${tag}-`);
+          return tag;
+        };
+        const results = await Promise.all([storage.withLock('d1', work('a', 40)), storage.withLock('d1', work('b', 5)), storage.withLock('d2', work('c', 5))]);
+        expect(results).toEqual(['a', 'b', 'c']);
+        // b waited for a; c did not.
+        expect(log.indexOf('b+')).toBeGreaterThan(log.indexOf('a-'));
+        expect(log.indexOf('c-')).toBeLessThan(log.indexOf('a-'));
+      });
+
+      it('withLock releases the lock when work fails', async () => {
+        await expect(storage.withLock('d1', async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+        expect(await storage.withLock('d1', async () => 'after')).toBe('after');
+      });
+
+      it('publish reaches subscribers (the publisher included) until they unsubscribe', async () => {
+        const got: unknown[] = [];
+        const unsubscribe = storage.subscribe((m) => got.push(m));
+        await new Promise((r) => setTimeout(r, 100)); // a PostgreSQL LISTEN needs its connection first
+        await storage.publish({ type: 'deployment', id: 'd1' });
+        await expect.poll(() => got, { timeout: 5000 }).toEqual([{ type: 'deployment', id: 'd1' }]);
+        unsubscribe();
+        await storage.publish({ type: 'deployment', id: 'd2' });
+        await new Promise((r) => setTimeout(r, 200));
+        expect(got).toHaveLength(1);
+      });
+
+      it('refuses to publish a message over the size limit', async () => {
+        await expect(storage.publish({ big: 'x'.repeat(FLEET_MESSAGE_MAX_BYTES) })).rejects.toMatchObject({ code: 'VIGIL_HUB_STORAGE_FAILED' });
+      });
+    });
+
+    describe('scanRecords', () => {
+      it('gives every record of a stream exactly once, page by page', async () => {
+        await addAgent(storage, 'a1');
+        await addAgent(storage, 'a2');
+        await storage.ingest('a1', 'e1', 'scores', scores(1, 7), T0 + 1);
+        await storage.ingest('a2', 'e9', 'scores', scores(1, 3), T0 + 2);
+        await storage.ingest('a1', 'e1', 'scores', scores(8, 12), T0 + 3);
+        await storage.ingest('a1', 'e2', 'scores', scores(1, 2), T0 + 4);
+        await storage.ingest('a1', 'e1', 'events', [{ seq: 1, at: T0, body: { kind: 'x' } }], T0 + 5);
+        const seen: string[] = [];
+        let cursor: string | null = null;
+        let pages = 0;
+        do {
+          const page: { records: StoredRecord[]; next: string | null } = await storage.scanRecords('scores', cursor, 4);
+          expect(page.records.length).toBeLessThanOrEqual(4);
+          for (const r of page.records) {
+            seen.push(`${r.agent}/${r.epoch}/${r.seq}`);
+            expect(r.stream).toBe('scores');
+            expect(r.body).toEqual(scoreBody(r.seq));
+          }
+          cursor = page.next;
+          pages++;
+        } while (cursor !== null && pages < 20);
+        expect(seen.slice().sort()).toEqual(
+          [...[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12].map((s) => `a1/e1/${s}`), 'a1/e2/1', 'a1/e2/2', 'a2/e9/1', 'a2/e9/2', 'a2/e9/3'].sort(),
+        );
+        expect(new Set(seen).size).toBe(seen.length);
+        const received = (await storage.scanRecords('scores', null, 100)).records.find((r) => r.agent === 'a1' && r.seq === 9);
+        expect(received?.receivedAt).toBe(T0 + 3);
+        expect((await storage.scanRecords('episodes', null, 10)).records).toEqual([]);
       });
     });
 
