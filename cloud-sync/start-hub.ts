@@ -14,11 +14,14 @@ import { DigestSchema, WebSchema, type HubConfig } from './config/hub-config-sch
 import { openHubStorage } from './config/open-hub-storage.js';
 import { Deployer } from './deployments/deployer.js';
 import { DigestScheduler } from './digest/digest-scheduler.js';
+import { Fleet } from './fleet/fleet.js';
+import { FleetHistory } from './fleet/fleet-history.js';
 import { ConnectionRegistry } from './gateway/connection-registry.js';
 import { HistoryRequests } from './gateway/history-requests.js';
 import { SyncGateway } from './gateway/sync-gateway.js';
 import { HubRegistry } from './registry/hub-registry.js';
-import { loadOrCreateSigningKey, signingKeyPaths } from './registry/signing-key.js';
+import { loadHubSigningKey } from './registry/shared-signing-key.js';
+import { signingKeyPaths } from './registry/signing-key.js';
 import { createApiHandler } from './server/api-handler.js';
 import { HubMetrics } from './server/hub-metrics.js';
 import { listenHub } from './server/listen.js';
@@ -58,7 +61,7 @@ export interface RunningHub {
 export async function startHub(config: HubConfig, log: Logger, options: StartHubOptions = {}): Promise<RunningHub> {
   const web = config.web ?? WebSchema.parse(undefined);
   const digest = config.digest ?? DigestSchema.parse(undefined);
-  const storage = await openHubStorage(config);
+  const storage = await openHubStorage(config, { log });
   // Undone in reverse order; whatever started before a failure is stopped.
   const stops: Array<() => Promise<void> | void> = [() => storage.close()];
   let stopping: Promise<void> | undefined;
@@ -67,11 +70,17 @@ export async function startHub(config: HubConfig, log: Logger, options: StartHub
       for (const step of [...stops].reverse()) await step();
     })());
   try {
-    const key = loadOrCreateSigningKey(config.hub.dataDir);
+    const key = await loadHubSigningKey(storage, config.hub.dataDir);
     const registry = new HubRegistry({ storage, privateKey: key.privateKey, log });
     const connections = new ConnectionRegistry();
-    const deployer = new Deployer({ storage, channels: connections, log });
-    const history = new HistoryRequests(connections);
+    // The replicas sharing this storage (just this one on LMDB): presence, routing to agents connected elsewhere.
+    const fleet = new Fleet({ storage, replica: config.hub.id, local: connections, log });
+    await fleet.start();
+    stops.push(() => fleet.stop());
+    const deployer = new Deployer({ storage, channels: fleet.channels, log });
+    const localHistory = new HistoryRequests(connections);
+    const history = new FleetHistory({ fleet, local: localHistory, storage, log });
+    history.start();
     const metrics = new HubMetrics(() => connections.connected().length);
     const auth = new Authenticator(storage, { sessionIdleMs: web.sessionIdleMinutes * 60_000 });
     const gateway = new SyncGateway({
@@ -80,8 +89,15 @@ export async function startHub(config: HubConfig, log: Logger, options: StartHub
       metrics,
       log,
       registry: connections,
-      hooks: deployer,
-      history,
+      hooks: {
+        onAgentReady: (agent) => {
+          fleet.agentConnected(agent);
+          return deployer.onAgentReady(agent);
+        },
+        onModelStatus: (agent, status) => deployer.onModelStatus(agent, status),
+      },
+      history: localHistory,
+      onAgentGone: (agent) => fleet.agentDisconnected(agent),
       settings: { hubId: config.hub.id, heartbeatMs: config.sync.heartbeatMs, offlineAfterMs: config.sync.offlineAfterMs, maxQueuedBatches: config.sync.maxQueuedBatches },
     });
     await gateway.forgetStalePresence();
@@ -89,7 +105,7 @@ export async function startHub(config: HubConfig, log: Logger, options: StartHub
     const startedAt = Date.now();
     const handler = createApiHandler({
       routes: [
-        ...agentRoutes({ storage, maxSkewMs: config.sync.maxSkewMs, disconnect: (agent, code, reason) => gateway.disconnect(agent, code, reason) }),
+        ...agentRoutes({ storage, maxSkewMs: config.sync.maxSkewMs, offlineAfterMs: config.sync.offlineAfterMs, disconnect: (agent, code, reason) => fleet.disconnectEverywhere(agent, code, reason) }),
         ...episodeRoutes({ storage }),
         ...modelRoutes({ storage, registry }),
         ...trainingRoutes({ storage, registry, history }),
@@ -102,7 +118,7 @@ export async function startHub(config: HubConfig, log: Logger, options: StartHub
       metrics,
       maxBodyBytes: config.http.maxBodyBytes,
       publicKeyPem: key.publicKeyPem,
-      health: async () => ({ status: 'ok', hub: config.hub.id, version: VIGIL_VERSION, storage: storage.kind, agentsConnected: connections.connected().length, uptimeS: Math.round((Date.now() - startedAt) / 1000) }),
+      health: async () => ({ status: 'ok', hub: config.hub.id, replica: config.hub.id, version: VIGIL_VERSION, storage: storage.kind, agentsConnected: connections.connected().length, uptimeS: Math.round((Date.now() - startedAt) / 1000) }),
       session: sessionEndpoint({
         storage,
         auth,
@@ -127,7 +143,10 @@ export async function startHub(config: HubConfig, log: Logger, options: StartHub
     stops.push(() => server.close());
     // Stopped first: agents are told to go before the port and the storage close.
     stops.push(() => gateway.stop());
-    stops.push(() => history.stop());
+    stops.push(() => {
+      history.stop();
+      localHistory.stop();
+    });
 
     const publicKeyFile = signingKeyPaths(config.hub.dataDir).publicKey;
     if (key.created) log.info({ publicKeyFile }, 'created the package signing key pair; give agents the public key as hub.publicKeyFile');

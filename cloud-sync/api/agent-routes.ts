@@ -10,7 +10,9 @@ import { validateInput } from './validate-input.js';
 export interface AgentRoutesDeps {
   storage: HubStorage;
   maxSkewMs: number;
-  /** Closes the agent's live connection on this replica (revoked, new token). */
+  /** An agent connected but not heard from for this long shows offline (sync.offlineAfterMs). */
+  offlineAfterMs?: number;
+  /** Closes the agent's live connection, on whichever replica it is (revoked, new token). */
   disconnect: (agent: string, code: number, reason: string) => void;
 }
 
@@ -21,7 +23,7 @@ const CreateAgentSchema = z.strictObject({
 
 /** Agents: who exists, who is online, their health; creating them and their tokens. */
 export function agentRoutes(deps: AgentRoutesDeps): ApiRoute[] {
-  const { storage, maxSkewMs } = deps;
+  const { storage, maxSkewMs, offlineAfterMs } = deps;
   const find = async (id: string) => {
     const agent = await storage.getAgent(id);
     if (!agent) throw new VigilError('VIGIL_API_NOT_FOUND', `there is no agent ${id}`);
@@ -34,14 +36,14 @@ export function agentRoutes(deps: AgentRoutesDeps): ApiRoute[] {
       access: 'viewer',
       handle: async () => {
         const agents = await storage.listAgents();
-        return { status: 200, json: { agents: agents.map((a) => agentView(a, maxSkewMs)) } };
+        return { status: 200, json: { agents: agents.map((a) => agentView(a, maxSkewMs, offlineAfterMs)) } };
       },
     },
     {
       method: 'GET',
       path: '/api/agents/:id',
       access: 'viewer',
-      handle: async (req) => ({ status: 200, json: agentView(await find(req.params.id ?? ''), maxSkewMs) }),
+      handle: async (req) => ({ status: 200, json: agentView(await find(req.params.id ?? ''), maxSkewMs, offlineAfterMs) }),
     },
     {
       method: 'POST',
@@ -50,7 +52,7 @@ export function agentRoutes(deps: AgentRoutesDeps): ApiRoute[] {
       handle: async (req) => {
         const body = validateInput(CreateAgentSchema, await req.json(), 'body');
         const issued = await enrolAgent(storage, body.id, body.labels);
-        return { status: 201, json: { agent: agentView(issued.agent, maxSkewMs), token: issued.token, note: agentTokenAdvice(body.id) } };
+        return { status: 201, json: { agent: agentView(issued.agent, maxSkewMs, offlineAfterMs), token: issued.token, note: agentTokenAdvice(body.id) } };
       },
     },
     {
@@ -61,7 +63,7 @@ export function agentRoutes(deps: AgentRoutesDeps): ApiRoute[] {
         const id = req.params.id ?? '';
         if (!(await storage.revokeAgent(id, Date.now()))) throw new VigilError('VIGIL_API_NOT_FOUND', `there is no agent ${id}`);
         deps.disconnect(id, CLOSE_CODES.REVOKED, 'the agent token was revoked');
-        return { status: 200, json: agentView(await find(id), maxSkewMs) };
+        return { status: 200, json: agentView(await find(id), maxSkewMs, offlineAfterMs) };
       },
     },
     {
@@ -73,7 +75,7 @@ export function agentRoutes(deps: AgentRoutesDeps): ApiRoute[] {
         const issued = await renewAgentToken(storage, id);
         // The connection was opened with the old token, which no longer works.
         deps.disconnect(id, CLOSE_CODES.REVOKED, 'the agent token was replaced');
-        return { status: 200, json: { agent: agentView(issued.agent, maxSkewMs), token: issued.token, note: agentTokenAdvice(id) } };
+        return { status: 200, json: { agent: agentView(issued.agent, maxSkewMs, offlineAfterMs), token: issued.token, note: agentTokenAdvice(id) } };
       },
     },
   ];

@@ -22,11 +22,18 @@ export interface AgentView {
   skewed: boolean;
 }
 
-export function agentView(agent: AgentRecord, maxSkewMs: number): AgentView {
+/**
+ * Online: connected to a replica that heard from it within offlineAfterMs.
+ * The second half matters with several replicas: one killed outright never
+ * clears the claim of its agents, and an agent gone with it must not show
+ * online for ever.
+ */
+export function agentView(agent: AgentRecord, maxSkewMs: number, offlineAfterMs?: number, now = Date.now()): AgentView {
+  const heard = offlineAfterMs === undefined || (agent.lastSeenAt !== null && now - agent.lastSeenAt <= offlineAfterMs);
   return {
     id: agent.id,
     labels: agent.labels,
-    online: agent.connectedTo !== null,
+    online: agent.connectedTo !== null && heard,
     connectedTo: agent.connectedTo,
     lastSeenAt: agent.lastSeenAt,
     createdAt: agent.createdAt,

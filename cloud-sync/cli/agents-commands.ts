@@ -18,7 +18,7 @@ export function runAgentsAdd(id: string, labels: Record<string, string>, configF
 
 export function runAgentsList(configFile: string, out: Print): Promise<number> {
   return withHubStorage('hub agents list', configFile, async (storage, config) => {
-    const agents = (await storage.listAgents()).map((a) => agentView(a, config.sync.maxSkewMs));
+    const agents = (await storage.listAgents()).map((a) => agentView(a, config.sync.maxSkewMs, config.sync.offlineAfterMs));
     if (agents.length === 0) {
       out('No agents yet: add one with `vigil hub agents add <id> --config <hub.yaml>`.');
       return 0;

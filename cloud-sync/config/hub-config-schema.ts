@@ -26,7 +26,28 @@ export const LmdbStorageSchema = z
   })
   .describe('Embedded LMDB storage: nothing else to run.');
 
-export const StorageSchema = z.discriminatedUnion('type', [LmdbStorageSchema]).describe('Where the hub keeps agents, results, models and deployments. Default lmdb.');
+export const PostgresStorageSchema = z
+  .strictObject({
+    type: z.literal('postgres').describe('postgres: a PostgreSQL database shared by every hub replica.'),
+    url: z
+      .string()
+      .regex(/^postgres(ql)?:\/\/[^\s]+$/, 'a PostgreSQL URL such as postgres://vigil@db.plant.local:5432/vigil')
+      .describe('Connection URL, e.g. postgres://vigil@db.plant.local:5432/vigil?sslmode=require. Put the password in passwordFile rather than here.'),
+    passwordFile: z.string().min(1).optional().describe("File holding the database password (one line), read at start. Relative paths are resolved from the configuration file's folder. Default: none (the URL's password, or trust / certificate authentication)."),
+    schema: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a schema name of lower-case letters, digits and _, e.g. vigil')
+      .default('vigil')
+      .describe('Database schema holding the hub tables; created on first start. Default vigil.'),
+    poolSize: z.number().int().min(2).max(200).default(10).describe('Connections each replica keeps open to the database. Default 10.'),
+    migrate: z
+      .enum(['on-start', 'manual'])
+      .default('on-start')
+      .describe('on-start: a starting replica applies pending schema migrations (one replica at a time). manual: it refuses to start until `vigil hub migrate` has run. Default on-start.'),
+  })
+  .describe('PostgreSQL storage: run several identical hub replicas behind a load balancer.');
+
+export const StorageSchema = z.discriminatedUnion('type', [LmdbStorageSchema, PostgresStorageSchema]).describe('Where the hub keeps agents, results, models and deployments. Default lmdb.');
 
 const DEFAULT_WEB = { sessionIdleMinutes: 720, loginFailuresPerMinute: 10 };
 
@@ -124,6 +145,7 @@ export const HubConfigSchema = z
   .describe('Vigil hub configuration.');
 
 export type HubConfigInput = z.infer<typeof HubConfigSchema>;
+export type PostgresStorageConfig = z.infer<typeof PostgresStorageSchema>;
 
 /** The configuration after loading: defaults applied, paths absolute. */
 export interface HubConfig {

@@ -51,11 +51,20 @@ export async function loadHubConfig(file: string): Promise<HubConfig> {
     }
     if (issues.length > 0) throw new ConfigError(configFile, issues);
   }
+  const storage = data.storage.type === 'postgres' && data.storage.passwordFile !== undefined ? { ...data.storage, passwordFile: resolve(baseDir, data.storage.passwordFile) } : data.storage;
+  if (storage.type === 'postgres' && storage.passwordFile !== undefined) {
+    try {
+      await readFile(storage.passwordFile);
+    } catch (cause) {
+      push(['storage', 'passwordFile'], `cannot read ${storage.passwordFile}: ${errnoWords(cause)}`, 'value', "paths are relative to the folder of this configuration file; the hub's user must be able to read it");
+      throw new ConfigError(configFile, issues);
+    }
+  }
   return {
     file: configFile,
     hub: { id: data.hub.id ?? defaultHubId(), dataDir: resolve(baseDir, data.hub.dataDir) },
     http: { host: data.http.host, port: data.http.port, maxBodyBytes: data.http.maxBodyBytes, ...(tls ? { tls } : {}) },
-    storage: data.storage,
+    storage,
     sync: data.sync,
     log: data.log,
     web: data.web,

@@ -51,11 +51,14 @@ const DECISIVE: ReadonlySet<DeploymentStatus> = new Set(['active', 'refused', 'f
  *
  * Decisions are made from storage (targets carry status, wave and shadowUntil),
  * so a restarted hub picks up where it stopped. Work on one deployment is
- * serialised; different deployments proceed in parallel.
+ * serialised — across replicas too, under the storage's lock — and different
+ * deployments proceed in parallel. `channels` reaches agents on every replica
+ * (Fleet), so whichever replica decides, the agent gets the notice.
  */
 export class Deployer implements DeploymentHooks {
   private readonly now: () => number;
-  private readonly queue = new PerKeyQueue();
+  // Per deployment, one decision at a time in this process, and under the storage's lock across replicas.
+  private readonly queue = new PerKeyQueue((id, task) => this.deps.storage.withLock(`deployment:${id}`, task));
   private readonly statuses = new PerKeyBatches<StatusReport>(this.queue, (id, reports) => this.applyStatuses(id, reports));
   private readonly shadows = new ShadowDeadlines();
   /** Rollback deployment id → agent → version it returns to (from the undone deployment's targets; immutable). */

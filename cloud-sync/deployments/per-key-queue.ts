@@ -7,9 +7,14 @@
 export class PerKeyQueue {
   private readonly tails = new Map<string, Promise<unknown>>();
 
+  /** `around` wraps every task (e.g. in a lock other processes respect too). */
+  constructor(private readonly around?: <T>(key: string, task: () => Promise<T>) => Promise<T>) {}
+
   run<T>(key: string, task: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(key) ?? Promise.resolve();
-    const result = previous.then(task, task);
+    const around = this.around;
+    const wrapped = around ? () => around(key, task) : task;
+    const result = previous.then(wrapped, wrapped);
     const tail = result.then(
       () => undefined,
       () => undefined,

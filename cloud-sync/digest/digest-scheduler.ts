@@ -14,7 +14,10 @@ export interface DigestScheduleState {
   /** When this hub first scheduled digests; the first send is one period after it. */
   since: number;
   lastRunAt: number | null;
+  /** Null while the run that claimed lastRunAt is still sending. */
   lastResult: DigestResult | null;
+  /** The replica (hub.id) that ran it. */
+  lastRunBy?: string;
 }
 
 export type DigestResult = 'sent' | 'failed' | 'empty';
@@ -68,19 +71,34 @@ export class DigestScheduler {
     }, wait);
   }
 
+  /**
+   * At the due time every replica wakes; each claims the run by moving
+   * lastRunAt from the value it read to now (compare-and-set in storage).
+   * Exactly one wins and sends; the others see the new lastRunAt and sleep
+   * until the next one.
+   */
   private async wake(due: number): Promise<void> {
-    if (Date.now() >= due) {
-      const result = await this.send();
-      if (this.abort.signal.aborted) return;
-      try {
-        const state = { ...(await this.state()), lastRunAt: Date.now(), lastResult: result };
-        await this.deps.storage.setMeta(DIGEST_META_KEY, state);
-        due = this.nextAfter(state);
-      } catch (err) {
-        // Not recorded (storage): the next run is one period from now rather than at once again.
-        this.deps.log.error({ code: 'VIGIL_HUB_STORAGE_FAILED', err: describeError(err) }, 'the digest run could not be recorded');
-        due = Date.now() + this.everyMs();
+    try {
+      const before = await this.state();
+      const next = this.nextAfter(before);
+      if (Date.now() < next) {
+        // Early wake (long sleeps are split), or another replica ran this one.
+        due = next;
+      } else {
+        const claimed: DigestScheduleState = { ...before, lastRunAt: Date.now(), lastResult: null, lastRunBy: this.deps.hubId };
+        if (await this.deps.storage.compareAndSetMeta(DIGEST_META_KEY, before, claimed)) {
+          const result = await this.send();
+          if (this.abort.signal.aborted) return;
+          await this.deps.storage.compareAndSetMeta(DIGEST_META_KEY, claimed, { ...claimed, lastResult: result });
+        } else {
+          this.deps.log.debug('the digest was sent by another hub replica');
+        }
+        due = this.nextAfter(await this.state());
       }
+    } catch (err) {
+      // Not recorded (storage): the next run is one period from now rather than at once again.
+      this.deps.log.error({ code: 'VIGIL_HUB_STORAGE_FAILED', err: describeError(err) }, 'the digest run could not be claimed or recorded');
+      due = Date.now() + this.everyMs();
     }
     this.arm(due);
   }
@@ -110,12 +128,11 @@ export class DigestScheduler {
     return result;
   }
 
+  /** The shared schedule; the first replica to start it sets `since` for all. */
   private async state(): Promise<DigestScheduleState> {
     const stored = await this.deps.storage.getMeta<DigestScheduleState>(DIGEST_META_KEY);
     if (stored) return stored;
-    const fresh: DigestScheduleState = { since: Date.now(), lastRunAt: null, lastResult: null };
-    await this.deps.storage.setMeta(DIGEST_META_KEY, fresh);
-    return fresh;
+    return this.deps.storage.initMeta<DigestScheduleState>(DIGEST_META_KEY, { since: Date.now(), lastRunAt: null, lastResult: null });
   }
 
   private nextAfter(state: DigestScheduleState): number {

@@ -83,6 +83,8 @@ export class AgentConnection implements AgentChannel {
   private readonly liveness: NodeJS.Timeout;
   private readonly now: () => number;
   private readonly log: Logger;
+  /** Wall clock when the socket was accepted: another replica's newer connection of this agent replaces it. */
+  readonly openedAt: number;
 
   constructor(
     private readonly ws: WebSocket,
@@ -92,6 +94,7 @@ export class AgentConnection implements AgentChannel {
     private readonly deps: ConnectionDeps,
   ) {
     this.now = deps.now ?? Date.now;
+    this.openedAt = Date.now();
     this.log = deps.log.child({ agent });
     this.queue = new SerialQueue(
       (waiting) => this.handle(waiting),

@@ -32,6 +32,12 @@ export class ConnectionRegistry implements AgentChannels {
     return connection?.ready ? connection : undefined;
   }
 
+  /** True when the agent has a connection here that was opened before `at` (ms, wall clock). */
+  connectedBefore(agent: string, at: number): boolean {
+    const connection = this.connections.get(agent);
+    return connection !== undefined && connection.openedAt <= at;
+  }
+
   connected(): string[] {
     return [...this.connections.values()].filter((c) => c.ready).map((c) => c.agent);
   }

@@ -24,6 +24,8 @@ export interface GatewayDeps {
   hooks: DeploymentHooks;
   /** Receives agents' answers to history requests (see HistoryRequests). */
   history?: HistoryListener;
+  /** An agent's current connection here ended (the other replicas are told). */
+  onAgentGone?: (agent: string) => void;
 }
 
 /** The agent side of the hub: upgrade handler, one AgentConnection per agent, and their registry. */
@@ -69,7 +71,11 @@ export class SyncGateway {
         metrics: this.deps.metrics,
         log: this.deps.log,
         settings: this.deps.settings,
-        onClosed: (c) => registry.remove(c),
+        onClosed: (c) => {
+          const current = registry.remove(c);
+          if (current) this.deps.onAgentGone?.(c.agent);
+          return current;
+        },
         isConnected: (id) => registry.has(id),
       });
       registry.add(connection);

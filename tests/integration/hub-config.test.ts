@@ -57,7 +57,7 @@ describe('hub.yaml', () => {
     expect(await issuesOf(path)).toEqual([
       { line: 4, path: 'http.prot', message: 'unknown key "prot" in http' },
       { line: 6, path: 'sync.heartbeatMs', message: 'expected a number, found the text "fast"' },
-      { line: 8, path: 'storage.type', message: expect.stringMatching(/expected type lmdb; found "postgress"/) },
+      { line: 8, path: 'storage.type', message: expect.stringMatching(/expected type lmdb or postgres; found "postgress"; did you mean "postgres"\?/) },
       { line: 10, path: 'log.level', message: expect.stringMatching(/expected one of fatal, error, warn, info, debug, trace; found "loud"/) },
     ]);
   });
