@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   VIGIL_SYNC_PROTOCOL: 'A sync message was malformed, too large or out of order; the connection is closed with a code and both sides stay up.',
   VIGIL_MODEL_SIGNATURE_INVALID: 'A model package from the hub is unsigned, its signature does not verify with hub.publicKeyFile, or its sha256 differs; it is refused and the active version keeps scoring.',
   VIGIL_HUB_STORAGE_FAILED: "The hub's storage could not be opened or written; the batch is not acknowledged and the agent sends it again.",
+  VIGIL_HUB_EXPORT_INVALID: 'A hub export file is damaged, cut short or not an export (file:line says where); nothing was imported.',
   VIGIL_API_BAD_REQUEST: 'An API request was malformed or failed validation; the response names the field.',
   VIGIL_API_UNAUTHORIZED: 'An API request had no valid token (Authorization: Bearer …).',
   VIGIL_API_NOT_FOUND: 'The API resource does not exist.',

@@ -33,6 +33,7 @@ export interface EpisodeMetricsSource {
 export interface SyncMetricsSource {
   status(): {
     connected: boolean;
+    failovers: number;
     counters: { recordsSent: Record<string, number>; acked: Record<string, number>; reconnects: number; protocolErrors: number };
   };
 }
@@ -182,7 +183,16 @@ function registerSyncMetrics(registry: Registry, sync: SyncMetricsSource): void 
         this.inc(pick(sync.status().counters));
       },
     });
-  total('vigil_sync_reconnects_total', 'Connections to the hub lost or refused, each followed by a new attempt after a backoff.', (c) => c.reconnects);
+  total('vigil_sync_reconnects_total', 'Connections to the hub lost or refused, each followed by a new attempt (at once on the next hub URL within a round, else after a backoff).', (c) => c.reconnects);
+  new Counter({
+    name: 'vigil_sync_failovers_total',
+    help: 'Moves to another hub URL (replica) after a dropped connection or a failed attempt.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sync.status().failovers);
+    },
+  });
   total('vigil_sync_protocol_errors_total', 'Malformed or out-of-order messages from the hub (each closes the connection with code 4000).', (c) => c.protocolErrors);
 }
 

@@ -1,10 +1,11 @@
 import { SYNC_PATH } from '../../shared/sync-protocol.js';
 
 /**
- * Where the agent reaches the hub. `hub.url` is the hub's address
- * (ws://host:port or wss://host:port, optionally under a path prefix when a
- * reverse proxy serves it there); the websocket endpoint is `<url>/sync` and
- * HTTP downloads go to the same host over http(s) — one port, one TLS setup.
+ * Where the agent reaches the hub. `hub.url` (or each replica in `hub.urls`)
+ * is a hub's address (ws://host:port or wss://host:port, optionally under a
+ * path prefix when a reverse proxy serves it there); the websocket endpoint is
+ * `<url>/sync` and HTTP downloads go to the same host over http(s) — one port,
+ * one TLS setup.
  */
 export interface HubAddress {
   /** The websocket endpoint, e.g. wss://hub.plant.local:8720/sync. */

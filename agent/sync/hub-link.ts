@@ -9,9 +9,10 @@ import type { AgentStore } from '../store/open-store.js';
 import { HealthSampler, type HealthInputs } from './agent-health.js';
 import { DurableWatch } from './durable-watch.js';
 import { fetchPackage, type FetchedPackage } from './fetch-package.js';
-import { hubAddress, packageUrl } from './hub-address.js';
+import { hubAddress, packageUrl, type HubAddress } from './hub-address.js';
 import { openHubConnection, type ConnectionEnd, type HubConnection } from './hub-connection.js';
 import { HubDeployments, type DeployTarget } from './hub-deployments.js';
+import { configuredHubUrls, HubUrlRotation } from './hub-urls.js';
 import { Heartbeats } from './heartbeats.js';
 import { answerHistoryRequest, type HistoryReader } from './history-answers.js';
 import { LinkState, type HubBacklog, type HubLinkStatus } from './link-state.js';
@@ -45,7 +46,11 @@ export interface HubLink {
 }
 
 const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
-/** VIGIL_HUB_UNREACHABLE is logged at most this often while the hub stays away (the count of the others goes with it). */
+/**
+ * VIGIL_HUB_UNREACHABLE, and moves to another URL after a failed attempt, are
+ * logged at most this often while the hub stays away (the count of the others
+ * goes with it).
+ */
 const UNREACHABLE_LOG_INTERVAL_MS = 60_000;
 const DOWNLOAD_TIMEOUT_MS = 120_000;
 
@@ -57,10 +62,14 @@ interface SessionEnd {
 
 /**
  * The agent's link to the hub: one websocket at a time, reconnected with
- * jittered exponential backoff for as long as the agent runs.
+ * jittered exponential backoff for as long as the agent runs. With several
+ * hub URLs (replicas), `HubUrlRotation` picks the next one: a failed attempt
+ * moves on at once, only a round over all of them ends in the backoff.
  *
- *   connect <url>/sync (Bearer token, X-Vigil-Agent) ─┬─ HTTP 401 ─> VIGIL_HUB_UNAUTHORIZED, long backoff
- *                                                    └─ error / close ─> VIGIL_HUB_UNREACHABLE (rate-limited), backoff
+ *   connect <url>/sync (Bearer token, X-Vigil-Agent) ─┬─ HTTP 401 ─> VIGIL_HUB_UNAUTHORIZED, same URL, long backoff
+ *                                                    ├─ error / close before welcome ─> next URL at once;
+ *                                                    │    after a full round VIGIL_HUB_UNREACHABLE (rate-limited), backoff
+ *                                                    └─ welcomed, later dropped ─> next URL after initialDelayMs
  *   open ──hello (epoch, acked, models)──> hub
  *   welcome ─> outbox acked up to `stored`, drain from there, heartbeats, statuses kept while offline
  *   batch ──> … <── ack            OutboxDrain: in seq order, bounded in flight, bufferedAmount bound
@@ -74,8 +83,12 @@ interface SessionEnd {
 export function startHubLink(options: HubLinkOptions): HubLink {
   const { config, store, log } = options;
   const now = options.now ?? Date.now;
-  const address = hubAddress(config.url);
-  const state = new LinkState(config.url, now);
+  const rotation = new HubUrlRotation(configuredHubUrls(config));
+  // Refused here, at start, rather than attempt by attempt (the schema already refuses such URLs).
+  for (const url of rotation.all()) hubAddress(url);
+  const state = new LinkState(rotation.all(), now);
+  /** The replica each deployment came from: its package is downloaded from there, with that hub's rule that only a path on it is accepted. */
+  const deploySenders = new WeakMap<Deploy, HubAddress>();
   const drain = new OutboxDrain({
     outbox: store.outbox,
     epoch: store.epoch,
@@ -107,7 +120,7 @@ export function startHubLink(options: HubLinkOptions): HubLink {
     let headers: Record<string, string>;
     let caBytes: Buffer | undefined;
     try {
-      url = packageUrl(address, deploy.url);
+      url = packageUrl(deploySenders.get(deploy) ?? hubAddress(rotation.current()), deploy.url);
       headers = { Authorization: `Bearer ${token()}`, 'X-Vigil-Agent': options.agentId };
       caBytes = ca();
     } catch (err) {
@@ -147,7 +160,7 @@ export function startHubLink(options: HubLinkOptions): HubLink {
   };
 
   /** The protocol dispatcher: every hub message that parsed, in arrival order. */
-  const dispatch = (conn: HubConnection, message: HubMessage, heartbeats: Heartbeats): void => {
+  const dispatch = (conn: HubConnection, from: HubAddress, message: HubMessage, heartbeats: Heartbeats): void => {
     if (!welcomed && message.type !== 'welcome' && message.type !== 'error') return protocolError(conn, `${message.type} before welcome`);
     switch (message.type) {
       case 'welcome':
@@ -156,8 +169,9 @@ export function startHubLink(options: HubLinkOptions): HubLink {
           return protocolError(conn, `the hub chose protocol ${message.protocol}; this agent speaks ${PROTOCOL_VERSIONS.join(', ')}`, CLOSE_CODES.UNSUPPORTED_VERSION);
         }
         welcomed = true;
+        rotation.welcomed();
         state.welcomed(Math.round(now() - message.hubTime));
-        log.info({ hub: message.hub, protocol: message.protocol, stored: message.stored }, 'connected to the hub');
+        log.info({ hub: message.hub, url: rotation.current(), protocol: message.protocol, stored: message.stored }, 'connected to the hub');
         drain.attach({ send: (text, onWritten) => conn.send(text, onWritten), bufferedAmount: () => conn.bufferedAmount() }, message.stored);
         for (const status of statuses.take()) report(status);
         // The hub's heartbeat timeout is built on its own interval: never beat slower than that.
@@ -173,6 +187,7 @@ export function startHubLink(options: HubLinkOptions): HubLink {
         return;
       case 'deploy':
         log.info({ deployment: message.deployment, model: `${message.model}@${message.version}`, mode: message.mode, rollback: message.rollback }, 'deployment from the hub');
+        deploySenders.set(message, from);
         deployments.handle(message);
         return;
       case 'history_request':
@@ -210,6 +225,7 @@ export function startHubLink(options: HubLinkOptions): HubLink {
       },
     });
     try {
+      const address = hubAddress(rotation.current());
       const caBytes = ca();
       conn = openHubConnection({
         syncUrl: address.syncUrl,
@@ -224,7 +240,7 @@ export function startHubLink(options: HubLinkOptions): HubLink {
         onMessage: (message) => {
           lastHeard = performance.now();
           try {
-            dispatch(conn!, message, heartbeats);
+            dispatch(conn!, address, message, heartbeats);
           } catch (err) {
             // A local failure (say the store could not be read): start over rather than run on half-handled.
             log.error({ err: describeError(err), type: message.type }, 'handling a hub message failed; reconnecting');
@@ -262,22 +278,52 @@ export function startHubLink(options: HubLinkOptions): HubLink {
     let failures = 0;
     let lastUnreachableLog = 0;
     let unlogged = 0;
+    let lastMoveLog = 0;
+    let movesUnlogged = 0;
+    const movedTo = (url: string, afterDrop: boolean) => {
+      state.failedOver();
+      // A drop needs a welcome first, so those moves are few and each one matters; failed attempts repeat while replicas are away.
+      if (!afterDrop && now() - lastMoveLog < UNREACHABLE_LOG_INTERVAL_MS) {
+        movesUnlogged++;
+        return;
+      }
+      if (!afterDrop) lastMoveLog = now();
+      log.info({ hub: url, failovers: state.snapshot().failovers, notLogged: movesUnlogged }, `hub link moving to ${url}`);
+      movesUnlogged = 0;
+    };
     while (!stopped) {
-      state.connecting();
+      const tried = rotation.current();
+      state.connecting(tried);
       const { end, welcomed: wasWelcomed, protocolErrors } = await session();
       if (stopped) break;
       const unauthorized = end.kind === 'unauthorized';
       state.lost(end.message, unauthorized);
-      // Only a session that got a clean welcome starts the backoff over.
-      failures = wasWelcomed && protocolErrors === 0 ? 1 : failures + 1;
-      const delay = reconnectDelay(failures, unauthorized, config.reconnect);
+      let delay: number;
       if (unauthorized) {
-        log.error({ code: 'VIGIL_HUB_UNAUTHORIZED', hub: address.syncUrl, retryInMs: delay }, `${end.message}; check hub.tokenFile / hub.tokenEnv (\`vigil hub agents add\` prints a token)`);
+        // Every replica checks the same token: stay, and wait long.
+        rotation.unauthorized();
+        failures++;
+        delay = reconnectDelay(failures, true, config.reconnect);
+      } else if (wasWelcomed) {
+        // Only a session that got a clean welcome starts the backoff over.
+        failures = protocolErrors === 0 ? 1 : failures + 1;
+        delay = reconnectDelay(failures, false, config.reconnect);
+        const next = rotation.dropped();
+        if (next.moved) movedTo(next.url, true);
+      } else {
+        const next = rotation.attemptFailed();
+        if (next.moved) movedTo(next.url, false);
+        if (next.roundOver) failures++;
+        delay = next.roundOver ? reconnectDelay(failures, false, config.reconnect) : 0;
+      }
+      const hub = hubAddress(tried).syncUrl;
+      if (unauthorized) {
+        log.error({ code: 'VIGIL_HUB_UNAUTHORIZED', hub, retryInMs: delay }, `${end.message}; check hub.tokenFile / hub.tokenEnv (\`vigil hub agents add\` prints a token)`);
       } else if (now() - lastUnreachableLog >= UNREACHABLE_LOG_INTERVAL_MS) {
         lastUnreachableLog = now();
         const stats = store.outbox.stats();
         const backlog = { scores: stats.scores.pendingCount, episodes: stats.episodes.pendingCount, events: stats.events.pendingCount };
-        log.warn({ code: 'VIGIL_HUB_UNREACHABLE', hub: address.syncUrl, reason: end.message, retryInMs: delay, backlog, notLogged: unlogged }, `hub unreachable (${end.message}); results wait in the outbox`);
+        log.warn({ code: 'VIGIL_HUB_UNREACHABLE', hub, reason: end.message, retryInMs: delay, backlog, notLogged: unlogged }, `hub unreachable (${end.message}); results wait in the outbox`);
         unlogged = 0;
       } else {
         unlogged++;

@@ -22,7 +22,12 @@ export interface HubBacklog {
 export type HubLinkState = 'connecting' | 'connected' | 'waiting' | 'unauthorized' | 'stopped';
 
 export interface HubLinkStatus {
+  /** The hub URL of the current connection, or the one being (or last) tried. */
   url: string;
+  /** Every configured hub URL, in the order they are tried. */
+  urls: string[];
+  /** Moves to another URL after a dropped connection or a failed attempt. */
+  failovers: number;
   /** connecting (handshake or hello), connected (welcomed), waiting (to retry), unauthorized (401; waiting longer), stopped. */
   state: HubLinkState;
   connected: boolean;
@@ -45,16 +50,26 @@ export class LinkState {
   private unreachableSince: number | null;
   private lastError: string | null = null;
   private skewMs: number | null = null;
+  private url: string;
+  private failovers = 0;
 
   constructor(
-    private readonly url: string,
+    private readonly urls: readonly string[],
     private readonly now: () => number,
   ) {
+    this.url = urls[0] ?? '';
     this.unreachableSince = now();
   }
 
-  connecting(): void {
+  /** The link moves to another hub URL (a replica dropped or failed). */
+  failedOver(): void {
+    this.failovers++;
+  }
+
+  /** An attempt to `url` starts; it stays the shown URL until the next attempt. */
+  connecting(url: string): void {
     this.state = 'connecting';
+    this.url = url;
   }
 
   welcomed(skewMs: number): void {
@@ -89,6 +104,8 @@ export class LinkState {
   snapshot(): HubLinkStatus {
     return {
       url: this.url,
+      urls: [...this.urls],
+      failovers: this.failovers,
       state: this.state,
       connected: this.state === 'connected',
       lastConnectedAt: this.lastConnectedAt,

@@ -29,6 +29,33 @@ export function addHubCommands(program: Command): Command {
       process.exitCode = await runHubCommand(opts.config);
     });
 
+  hub
+    .command('migrate')
+    .description('Apply pending PostgreSQL schema migrations now (replicas do it on start unless storage.migrate is manual). Nothing to do on LMDB.')
+    .addOption(configOption())
+    .action(async (opts: { config: string }) => {
+      const { runHubMigrate } = await import('./transfer-commands.js');
+      process.exitCode = await runHubMigrate(opts.config, out);
+    });
+  hub
+    .command('export')
+    .description('Write everything the hub keeps (agents and token hashes, results, episodes and answers, models, deployments, users, the signing key) to one file, to move a hub, e.g. from LMDB to PostgreSQL. Stop the hub first for a consistent copy.')
+    .requiredOption('--out <file>', 'the export file to write (JSON lines)')
+    .addOption(configOption())
+    .action(async (opts: { out: string; config: string }) => {
+      const { runHubExport } = await import('./transfer-commands.js');
+      process.exitCode = await runHubExport(opts.config, opts.out, out);
+    });
+  hub
+    .command('import')
+    .description("Load a `vigil hub export` file into this configuration's storage, which must be empty (a new PostgreSQL schema or an empty data folder). The file is checked whole before anything is written.")
+    .argument('<file>', 'the export file')
+    .addOption(configOption())
+    .action(async (file: string, opts: { config: string }) => {
+      const { runHubImport } = await import('./transfer-commands.js');
+      process.exitCode = await runHubImport(opts.config, file, out);
+    });
+
   const agents = hub.command('agents').description("Manage agents: create them with a token, list, revoke, replace a token. Works beside a running hub (it opens the hub's storage).");
   agents
     .command('add')

@@ -82,6 +82,18 @@ function readPrivateKey(file: string): KeyObject {
   return key;
 }
 
+/**
+ * Replaces the key pair with `privateKeyPem` (a hub moved here by `vigil hub
+ * import`, so its agents keep trusting its packages). The public key file is
+ * rewritten from it at the next load.
+ */
+export function writeSigningKey(dataDir: string, privateKeyPem: string): void {
+  const paths = signingKeyPaths(dataDir);
+  mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+  writeDurably(paths.privateKey, privateKeyPem, 0o600);
+  rmSync(paths.publicKey, { force: true });
+}
+
 /** Temporary file, fsync, rename: a crash never leaves half a key under the real name. */
 function writeDurably(file: string, text: string, mode: number): void {
   const temporary = `${file}.${process.pid}.tmp`;

@@ -9,6 +9,12 @@ export interface HubProcessOptions {
   tls?: { certFile: string; keyFile: string };
   /** Reuse a folder (restart on the same data); default a new temp folder, removed by stop(). */
   dir?: string;
+  /** hub.id (a replica's name). Default test-hub. */
+  id?: string;
+  /** PostgreSQL storage (a replica) instead of LMDB. */
+  postgres?: { url: string; schema?: string };
+  /** Extra top-level YAML lines (e.g. a digest section). */
+  extraYaml?: string[];
 }
 
 export interface RunResult {
@@ -46,9 +52,11 @@ export async function runVigil(args: string[]): Promise<RunResult> {
 export async function startHubProcess(options: HubProcessOptions = {}): Promise<HubProcess> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'vigil-hub-'));
   const configFile = join(dir, 'hub.yaml');
-  const lines = ['hub:', '  id: test-hub', '  dataDir: ./data', 'http:', '  host: 127.0.0.1', '  port: 0'];
+  const lines = ['hub:', `  id: ${options.id ?? 'test-hub'}`, '  dataDir: ./data', 'http:', '  host: 127.0.0.1', '  port: 0'];
   if (options.tls) lines.push('  tls:', `    certFile: ${options.tls.certFile}`, `    keyFile: ${options.tls.keyFile}`);
   if (options.sync) lines.push('sync:', ...Object.entries(options.sync).map(([k, v]) => `  ${k}: ${v}`));
+  if (options.postgres) lines.push('storage:', '  type: postgres', `  url: "${options.postgres.url}"`, `  schema: ${options.postgres.schema ?? 'vigil'}`);
+  if (options.extraYaml) lines.push(...options.extraYaml);
   writeFileSync(configFile, lines.join('\n') + '\n');
 
   const child = spawnVigil(['hub', '--config', configFile]);

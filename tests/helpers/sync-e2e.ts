@@ -15,10 +15,14 @@ export interface HubBodyRecord {
   body: { model?: string; version?: string; shadow?: boolean; kind?: string; status?: string };
 }
 
-/** Writes an agent.yaml reading the plant's pump 1 over OPC UA and syncing with `hubUrl` (a proxy or the hub). */
+/**
+ * Writes an agent.yaml reading the plant's pump 1 over OPC UA and syncing with
+ * `hubUrl` (a proxy or the hub), or with the replicas `hubUrls` (written as
+ * `urls:`; give one of the two).
+ */
 export function writeSyncedAgentConfig(
   dir: string,
-  o: { id: string; endpoint: string; hubUrl: string; token: string; publicKeyPem: string; dataDir?: string; file?: string; extraSources?: string[]; extraTags?: string[]; caFile?: string },
+  o: { id: string; endpoint: string; hubUrl?: string; hubUrls?: string[]; token: string; publicKeyPem: string; dataDir?: string; file?: string; extraSources?: string[]; extraTags?: string[]; caFile?: string },
 ): string {
   writeFileSync(join(dir, `${o.id}.token`), o.token + '\n');
   writeFileSync(join(dir, 'hub.pub'), o.publicKeyPem);
@@ -36,7 +40,8 @@ export function writeSyncedAgentConfig(
       ...pump1TagLines(100),
       ...(o.extraTags ?? []).map((line) => `  - ${line}`),
       'hub:',
-      `  url: ${o.hubUrl}`,
+      ...(o.hubUrl !== undefined ? [`  url: ${o.hubUrl}`] : []),
+      ...(o.hubUrls !== undefined ? [`  urls: [${o.hubUrls.join(', ')}]`] : []),
       `  tokenFile: ${o.id}.token`,
       '  publicKeyFile: hub.pub',
       '  heartbeatMs: 1000',

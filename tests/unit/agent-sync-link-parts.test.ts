@@ -59,6 +59,8 @@ describe('reconnectDelay', () => {
 describe('/healthz and the hub link', () => {
   const status = (over: Partial<HubLinkStatus>): HubLinkStatus => ({
     url: 'wss://hub:8720',
+    urls: ['wss://hub:8720'],
+    failovers: 0,
     state: 'waiting',
     connected: false,
     lastConnectedAt: null,
