@@ -4,6 +4,7 @@ import type { ApiRequest, ApiRoute } from '../../cloud-sync/api/api-route.js';
 import { Deployer, type DeploymentView } from '../../cloud-sync/deployments/deployer.js';
 import type { AgentChannel, AgentChannels } from '../../cloud-sync/gateway/agent-channels.js';
 import type { AgentRecord, DeploymentRecord, DeploymentTarget, HubStorage, ModelVersionRecord } from '../../cloud-sync/storage/hub-storage.js';
+import { InProcessFleet } from '../../cloud-sync/storage/in-process-fleet.js';
 import { VigilError } from '../../shared/errors.js';
 import { silentLogger } from '../../shared/logger.js';
 import type { Deploy, DeploymentStatus, HubMessage, ModelStatus, ModelVersions } from '../../shared/sync-protocol.js';
@@ -59,6 +60,11 @@ class MemoryStorage {
   async targetsOfAgent(agent: string) {
     const mine = [...this.targets.values()].filter((t) => t.agent === agent);
     return mine.sort((a, b) => newestFirst(this.deployments.get(a.deployment)!, this.deployments.get(b.deployment)!)).map((t) => ({ ...t }));
+  }
+  /** One process, as on LMDB: the deployer's own queue already serialises, the lock only has to run the work. */
+  readonly locks = new InProcessFleet();
+  withLock<T>(name: string, work: () => Promise<T>): Promise<T> {
+    return this.locks.withLock(name, work);
   }
   async updateTarget(deployment: string, agent: string, patch: Partial<DeploymentTarget>) {
     const t = this.targets.get(`${deployment}/${agent}`);

@@ -25,6 +25,11 @@ export function FleetRow({ agent, problems, now }: { agent: AgentView; problems:
         ) : (
           <span class="badge badge-off">offline</span>
         )}
+        {agent.online && agent.connectedTo !== null ? (
+          <div class="small muted" title="the hub replica this gateway is connected to" data-testid="fleet-replica">
+            via {agent.connectedTo}
+          </div>
+        ) : null}
         {agent.lastSeenAt !== null && !agent.online ? (
           <div class="small muted" title={formatDateTime(agent.lastSeenAt)}>
             {formatAge(agent.lastSeenAt, now)}
