@@ -1,3 +1,4 @@
+import { describeError } from '../shared/errors.js';
 import { VIGIL_VERSION } from '../shared/version.js';
 import type { Logger } from '../shared/logger.js';
 import { agentRoutes } from './api/agent-routes.js';
@@ -118,7 +119,18 @@ export async function startHub(config: HubConfig, log: Logger, options: StartHub
       metrics,
       maxBodyBytes: config.http.maxBodyBytes,
       publicKeyPem: key.publicKeyPem,
-      health: async () => ({ status: 'ok', hub: config.hub.id, replica: config.hub.id, version: VIGIL_VERSION, storage: storage.kind, agentsConnected: connections.connected().length, uptimeS: Math.round((Date.now() - startedAt) / 1000) }),
+      health: async () => {
+        const storageError = await probeStorage(storage);
+        return {
+          status: storageError === null ? 'ok' : 'unavailable',
+          hub: config.hub.id,
+          version: VIGIL_VERSION,
+          storage: storage.kind,
+          ...(storageError === null ? {} : { error: `${storage.kind} storage: ${storageError}` }),
+          agentsConnected: connections.connected().length,
+          uptimeS: Math.round((Date.now() - startedAt) / 1000),
+        };
+      },
       session: sessionEndpoint({
         storage,
         auth,
@@ -155,5 +167,16 @@ export async function startHub(config: HubConfig, log: Logger, options: StartHub
   } catch (err) {
     await stop();
     throw err;
+  }
+}
+
+/** null when the storage answers a read within 2 s, else what went wrong (PostgreSQL down, a replica cut off). */
+async function probeStorage(storage: HubStorage): Promise<string | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('no answer within 2 s'), 2000)));
+  try {
+    return await Promise.race([storage.getMeta('hub:health').then(() => null, (err: unknown) => describeError(err)), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -20,7 +20,7 @@ export interface ApiHandlerDeps {
   maxBodyBytes: number;
   /** PEM of the package signing key, served without authentication: agents configure it. */
   publicKeyPem: string;
-  /** GET /api/health, no authentication. */
+  /** GET /api/health, no authentication; `status` other than 'ok' answers 503. */
   health: () => Promise<unknown>;
   /** POST|GET|DELETE /api/session (login, who, logout): the one endpoint open to callers without credentials. */
   session: (req: SessionRequest) => Promise<ApiResponse>;
@@ -64,7 +64,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: ApiHandle
     return;
   }
   if (method === 'GET' && url.pathname === '/api/health') {
-    send(req, res, 200, { json: await deps.health() }, deps.metrics);
+    const health = await deps.health();
+    // 503 when this replica cannot reach its storage: a load balancer takes it out.
+    const ok = (health as { status?: unknown } | null)?.status === 'ok';
+    send(req, res, ok ? 200 : 503, { json: health }, deps.metrics);
     return;
   }
   if (method === 'GET' && url.pathname === '/api/signing-key') {

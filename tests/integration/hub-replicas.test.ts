@@ -8,7 +8,8 @@ import { startOpcuaPlant, type OpcuaPlant } from '../../agent/demo/opcua-plant.j
 import { eventually, spawnVigil, type VigilProcess } from '../helpers/agent-process.js';
 import { api, startHubProcess, type HubProcess } from '../helpers/hub-process.js';
 import { PUMP1_TAGS, pcaPackage } from '../helpers/pca-package.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres-test-db.js';
+import pg from 'pg';
+import { TEST_POSTGRES_URL, createTestDatabase, type TestDatabase } from '../helpers/postgres-test-db.js';
 import { LENIENT_MISSING_DATA, agentHealth, agentModels, drained, expectGapFreeOnce, hubScores, writeSyncedAgentConfig } from '../helpers/sync-e2e.js';
 
 const MODEL = 'pump1-pca';
@@ -20,6 +21,17 @@ interface AgentView {
   id: string;
   online: boolean;
   connectedTo: string | null;
+}
+
+/** A statement on the server's maintenance database (the test database may refuse connections). */
+async function maintenance(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
 }
 
 /**
@@ -174,6 +186,29 @@ describe('two hub replicas on PostgreSQL (real processes)', () => {
       expectGapFreeOnce(scores);
     }
   }, 240_000);
+
+  it('answers 503 on /api/health while the database is unreachable, and carries on without loss when it is back', async () => {
+    expect((await api(replicaB.url, '/api/health')).status).toBe(200);
+    await maintenance(`ALTER DATABASE ${db.name} ALLOW_CONNECTIONS false`);
+    await maintenance(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${db.name}'`);
+    try {
+      const down = await eventually(async () => {
+        const health = await api(replicaB.url, '/api/health');
+        return health.status === 503 ? health : undefined;
+      }, 'the replica to report its storage unavailable', 30_000);
+      expect(down.json).toMatchObject({ status: 'unavailable', storage: 'postgres', error: expect.stringContaining('postgres storage') });
+      // Agents keep scoring into their outboxes meanwhile.
+      await new Promise((r) => setTimeout(r, 3000));
+    } finally {
+      await maintenance(`ALTER DATABASE ${db.name} ALLOW_CONNECTIONS true`);
+    }
+    await eventually(async () => ((await api(replicaB.url, '/api/health')).status === 200 ? true : undefined), 'the replica to be healthy again', 30_000);
+    for (const [id, a] of agents) {
+      await drained(a.url, 90_000);
+      const scores = await hubScores(replicaB, admin, id);
+      expectGapFreeOnce(scores);
+    }
+  }, 180_000);
 
   it('sent the digest once per period across both replicas', () => {
     // Both replicas ran the schedule the whole time; a period claimed twice would show two sends within it.
