@@ -121,6 +121,21 @@ const MIGRATIONS: readonly Migration[] = [
       `CREATE TABLE ${s}.meta (key text COLLATE "C" PRIMARY KEY, value jsonb NOT NULL)`,
     ],
   },
+  {
+    version: 2,
+    description: 'score counts in shards by agent: concurrent ingests of one model version no longer wait on one row',
+    // bench:hub found every scores ingest of both replicas queued on the one
+    // score_totals row of its model version (held until COMMIT). Rows per
+    // (model, version, shard) with shard = hash(agent) mod 32; reads add them up.
+    statements: (s) => [
+      `ALTER TABLE ${s}.score_totals ADD COLUMN shard smallint NOT NULL DEFAULT 0`,
+      `ALTER TABLE ${s}.score_totals DROP CONSTRAINT score_totals_pkey`,
+      `ALTER TABLE ${s}.score_totals ADD PRIMARY KEY (model, version, shard)`,
+      `ALTER TABLE ${s}.score_bins ADD COLUMN shard smallint NOT NULL DEFAULT 0`,
+      `ALTER TABLE ${s}.score_bins DROP CONSTRAINT score_bins_pkey`,
+      `ALTER TABLE ${s}.score_bins ADD PRIMARY KEY (model, version, shard, bin)`,
+    ],
+  },
 ];
 
 /** The schema version this software writes and reads. */

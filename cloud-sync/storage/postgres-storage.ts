@@ -51,6 +51,14 @@ export interface PostgresHubStorageOptions {
 
 const DEFAULT_SCHEMA = 'vigil';
 const DEFAULT_POOL_SIZE = 10;
+/**
+ * How long a query waits for a free pooled connection. Generous on purpose:
+ * hundreds of agents uploading at once queue here, and waiting is the
+ * backpressure (their batches stay unacknowledged); failing after 10 s made
+ * the hub close healthy agents as "storage failed" (bench:hub). A server that
+ * is down fails at connect, not here.
+ */
+const POOL_WAIT_MS = 60_000;
 
 /**
  * The hub's storage in PostgreSQL, for several replicas sharing one database:
@@ -72,7 +80,7 @@ export async function openPostgresHubStorage(options: PostgresHubStorageOptions)
     await migratePostgres(options.url, schema, options.log);
   }
   const poolSize = options.poolSize ?? DEFAULT_POOL_SIZE;
-  const poolConfig: pg.PoolConfig = { connectionString: options.url, max: poolSize, types: numericTypes, connectionTimeoutMillis: 10_000 };
+  const poolConfig: pg.PoolConfig = { connectionString: options.url, max: poolSize, types: numericTypes, connectionTimeoutMillis: POOL_WAIT_MS };
   const pool = new pg.Pool(poolConfig);
   const lockPool = new pg.Pool({ ...poolConfig, idleTimeoutMillis: 10_000 });
   // A pooled connection that breaks while idle must not crash the hub; the next query reconnects.
@@ -162,7 +170,7 @@ class PostgresHubStorage implements HubStorage {
     const stored = await inTransaction(this.pool, `ingesting ${records.length} ${stream} records of agent ${agent}`, async (client) => {
       const seqs = await this.records.insert(client, agent, epoch, stream, batch, receivedAt);
       const bodies = seqs.map((seq) => batch.byseq.get(seq));
-      if (stream === 'scores') await this.scoreCounts.add(client, bodies);
+      if (stream === 'scores') await this.scoreCounts.add(client, agent, bodies);
       if (stream === 'episodes') await this.episodes.applyRevisions(client, agent, bodies, receivedAt);
       return seqs.length;
     });
