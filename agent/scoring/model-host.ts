@@ -46,6 +46,35 @@ interface HostedWindower {
   windower: ModelWindower;
 }
 
+/** Batches per window shape between being taken and their results: enough to keep the worker busy, bounded for memory and latency. */
+const PIPELINE_DEPTH = 2;
+
+interface ScoringOutcome {
+  results: WindowResult[] | null;
+  error: unknown;
+  settledAt: number;
+}
+
+/** One version scoring one batch, queued in the worker. */
+interface Attempt {
+  key: string;
+  version: string;
+  shadow: boolean;
+  /** The client it was sent to: after a worker restart, failures from the old one are not this version's fault. */
+  client: ScoringClient;
+  startedAt: number;
+  outcome: Promise<ScoringOutcome>;
+}
+
+/** A batch of due windows with its versions decided and their scoring under way. */
+interface Batch {
+  model: string;
+  specKey: string;
+  due: DueWindows;
+  shadow: Attempt | null;
+  active: Attempt | null;
+}
+
 /**
  * Joins windows, the scoring worker and the version registry:
  *
@@ -57,15 +86,32 @@ interface HostedWindower {
  *
  * Switching versions happens only between two batches of due windows, so with
  * versions of the same window shape no window is lost or scored twice.
+ *
+ * Pipelined, PIPELINE_DEPTH batches per window shape in flight: while the
+ * worker runs batch N, batch N+1 is already taken, its versions decided (in
+ * order, at its own boundary), its tensor built and queued behind N, so the
+ * worker never waits for the main thread. Batches complete in order, so
+ * results stay in window order. A batch queued behind one whose version
+ * faulted fails too (the worker stopped that version, or died); it is scored
+ * again by whichever version took over, without being reported as a second
+ * fault.
  */
 export class ModelHost implements ModelLoader {
   private readonly loaded = new Map<string, LoadedModel>();
   private readonly windowers = new Map<string, HostedWindower>();
   private readonly router = new WindowRouter();
   private readonly stats = new Map<string, VersionStats>();
+  /**
+   * Versions this host stopped after a fault and that were not loaded again:
+   * a batch already queued for one of them fails as a consequence of that
+   * fault, not as a new one.
+   */
+  private readonly stopped = new Set<string>();
   private draining: Promise<void> | undefined;
   private again = false;
   private closed = false;
+  /** When the last batch's scoring settled: a pipelined batch's inference time starts no earlier. */
+  private lastSettledAt = 0;
 
   constructor(
     private client: ScoringClient,
@@ -78,6 +124,7 @@ export class ModelHost implements ModelLoader {
     const result = await this.client.load(key, manifest, onnxBytes, agentTags);
     const specKey = windowShapeKey(manifest, this.options.lateToleranceMs);
     this.loaded.set(key, { manifest, onnxBytes, agentTags, specKey });
+    this.stopped.delete(key);
     if (!this.windowers.has(specKey)) {
       const windower = new ModelWindower(windowSpecOf(manifest, this.options.lateToleranceMs), this.options.maxBatch ? { maxWindowsPerTake: this.options.maxBatch } : {});
       this.windowers.set(specKey, { model: manifest.name, windower });
@@ -146,40 +193,73 @@ export class ModelHost implements ModelLoader {
 
   private async drain(): Promise<void> {
     for (const [specKey, hosted] of [...this.windowers]) {
-      let due: DueWindows | null;
-      while (this.windowers.has(specKey) && (due = hosted.windower.takeDue())) {
-        await this.scoreBatch(hosted.model, specKey, due);
+      const inFlight: Batch[] = [];
+      for (;;) {
+        while (inFlight.length < PIPELINE_DEPTH && this.windowers.has(specKey)) {
+          const due = hosted.windower.takeDue();
+          if (!due) break;
+          inFlight.push(await this.submitBatch(hosted.model, specKey, due));
+        }
+        const next = inFlight.shift();
+        if (!next) break;
+        await this.completeBatch(next);
       }
     }
   }
 
-  private async scoreBatch(model: string, specKey: string, due: DueWindows): Promise<void> {
+  /** Decides who scores this batch (the registry's window boundary, in batch order) and queues its scoring in the worker. */
+  private async submitBatch(model: string, specKey: string, due: DueWindows): Promise<Batch> {
     const scorers = this.registry.atWindowBoundary(model, due.starts[0]);
     await unloadAll(this, scorers.released, this.options.log);
-    if (scorers.shadow) await this.scoreWith(model, specKey, scorers.shadow, due, true);
-    let active = scorers.active;
-    // A fault hands the same batch to whichever version took over; at most as
-    // many tries as versions that can fault, so this always ends.
-    for (let tries = 0; active && tries < 4; tries++) {
-      const outcome = await this.scoreWith(model, specKey, active, due, false);
-      if (outcome !== 'fault') return;
-      active = this.registry.atWindowBoundary(model, due.starts[0]).active;
+    return {
+      model,
+      specKey,
+      due,
+      shadow: scorers.shadow ? this.startScoring(model, specKey, scorers.shadow, due, true) : null,
+      active: scorers.active ? this.startScoring(model, specKey, scorers.active, due, false) : null,
+    };
+  }
+
+  /** Emits a batch's results (shadow first); a fault hands the same batch to whichever version took over. */
+  private async completeBatch(batch: Batch): Promise<void> {
+    const { model, specKey, due } = batch;
+    if (batch.shadow) await this.finishScoring(model, batch.shadow, due);
+    let attempt = batch.active;
+    // At most as many tries as versions that can fault, so this always ends.
+    for (let tries = 0; attempt && tries < 4; tries++) {
+      if ((await this.finishScoring(model, attempt, due)) !== 'fault') return;
+      const active = this.registry.atWindowBoundary(model, due.starts[0]).active;
+      attempt = active ? this.startScoring(model, specKey, active, due, false) : null;
     }
   }
 
-  /** `key` is `name@version`, as the registry names the scorers. */
-  private async scoreWith(model: string, specKey: string, key: string, due: DueWindows, shadow: boolean): Promise<'ok' | 'skipped' | 'fault'> {
-    const version = key.slice(model.length + 1);
+  /**
+   * Builds the input and queues it in the worker now; the outcome is awaited
+   * in `finishScoring`. Never rejects: a batch waiting behind another must not
+   * become an unhandled rejection. `key` is `name@version`, as the registry
+   * names the scorers; null when that version does not score these windows.
+   */
+  private startScoring(model: string, specKey: string, key: string, due: DueWindows, shadow: boolean): Attempt | null {
     const loaded = this.loaded.get(key);
     // A version with another window shape scores the windows of its own windower.
-    if (!loaded || loaded.specKey !== specKey) return 'skipped';
+    if (!loaded || loaded.specKey !== specKey) return null;
+    const client = this.client;
+    const outcome = scoreDueWindows(client, key, loaded.manifest, due, { shadow }).then(
+      (results): ScoringOutcome => ({ results, error: null, settledAt: performance.now() }),
+      (error: unknown): ScoringOutcome => ({ results: null, error, settledAt: performance.now() }),
+    );
+    return { key, version: key.slice(model.length + 1), shadow, client, startedAt: performance.now(), outcome };
+  }
+
+  private async finishScoring(model: string, attempt: Attempt, due: DueWindows): Promise<'ok' | 'fault'> {
+    const { key, shadow } = attempt;
+    const { results, error, settledAt } = await attempt.outcome;
     const stats = this.stats.get(key);
-    const started = performance.now();
-    try {
-      const results = await scoreDueWindows(this.client, key, loaded.manifest, due, { shadow });
+    if (results) {
       if (stats) {
         stats.batches++;
-        stats.inferenceSeconds += (performance.now() - started) / 1000;
+        // Time this batch had the pipeline to itself: from its start, or from the previous batch's end if it waited behind that one.
+        stats.inferenceSeconds += (settledAt - Math.max(attempt.startedAt, this.lastSettledAt)) / 1000;
         for (const r of results) {
           if (r.status === 'insufficient_data') stats.insufficient++;
           else if (shadow) stats.shadowScored++;
@@ -187,18 +267,25 @@ export class ModelHost implements ModelLoader {
         }
         stats.last = results[results.length - 1] ?? stats.last;
       }
+      this.lastSettledAt = settledAt;
       this.options.onResults(results);
       return 'ok';
-    } catch (err) {
-      if (stats) stats.faults++;
-      const reason = describeError(err);
-      this.options.log.error({ model: key, shadow, code: err instanceof VigilError ? err.code : undefined, err: reason }, `model ${key} failed while scoring; it is stopped`);
-      const workerDied = err instanceof VigilError && err.details.workerExit === true;
-      const next = this.registry.fault(model, version, reason);
-      await unloadAll(this, next.released, this.options.log);
-      if (workerDied) await this.restartWorker();
+    }
+    this.lastSettledAt = settledAt;
+    // Queued behind a batch whose fault already stopped this version or killed the worker it was sent to: rescore, report nothing new.
+    if (this.stopped.has(key) || attempt.client !== this.client) {
+      this.options.log.debug({ model: key, shadow, windowStart: due.starts[0] }, 'batch queued behind a fault is scored again');
       return 'fault';
     }
+    if (stats) stats.faults++;
+    const reason = describeError(error);
+    this.options.log.error({ model: key, shadow, code: error instanceof VigilError ? error.code : undefined, err: reason }, `model ${key} failed while scoring; it is stopped`);
+    const workerDied = error instanceof VigilError && error.details.workerExit === true;
+    this.stopped.add(key);
+    const next = this.registry.fault(model, attempt.version, reason);
+    await unloadAll(this, next.released, this.options.log);
+    if (workerDied) await this.restartWorker();
+    return 'fault';
   }
 
   /** The worker thread died: every session went with it. Start a new one and load what the registry still refers to. */
