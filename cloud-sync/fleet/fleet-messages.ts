@@ -13,6 +13,10 @@ const Replica = z.string().min(1);
 export const FleetMessageSchema = z.discriminatedUnion('type', [
   /** An agent finished its hello on `replica` at `at` (hub clock, ms): others drop an older connection of it. */
   z.object({ type: z.literal('agent-connected'), agent: Agent, replica: Replica, at: z.number() }),
+  /** A replica starting: one already running with the same id answers with replica-conflict. */
+  z.object({ type: z.literal('replica-hello'), replica: Replica, instance: z.string().min(1) }),
+  /** `replica` (this id) is already running as another process, on `host`. */
+  z.object({ type: z.literal('replica-conflict'), replica: Replica, instance: z.string().min(1), host: z.string() }),
   /** An agent's connection to `replica` ended. */
   z.object({ type: z.literal('agent-disconnected'), agent: Agent, replica: Replica }),
   /** Deliver this hub message (a deploy notice) to the agent if it is connected to `replica`. */

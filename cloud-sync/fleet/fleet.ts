@@ -1,4 +1,6 @@
-import { describeError } from '../../shared/errors.js';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { describeError, VigilError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { CLOSE_CODES, type HubMessage } from '../../shared/sync-protocol.js';
 import type { AgentChannel, AgentChannels } from '../gateway/agent-channels.js';
@@ -13,6 +15,8 @@ export interface FleetDeps {
   /** The agents connected to this replica. */
   local: ConnectionRegistry;
   log: Logger;
+  /** How long a starting replica listens for one already running with its id, ms. Default 750. */
+  duplicateWaitMs?: number;
 }
 
 type Handler = (message: FleetMessage) => void;
@@ -37,6 +41,10 @@ export class Fleet {
   private readonly presence = new Map<string, string>();
   private readonly handlers = new Set<Handler>();
   private unsubscribe: (() => void) | undefined;
+  /** This process, among replicas that might (wrongly) share an id. */
+  private readonly instance = randomUUID();
+  /** Host of a running replica that answered our hello with our own id. */
+  private conflict: string | undefined;
   readonly channels: AgentChannels;
 
   constructor(private readonly deps: FleetDeps) {
@@ -47,11 +55,30 @@ export class Fleet {
     return this.deps.replica;
   }
 
-  /** Subscribes first, then reads presence, so nothing announced in between is missed. */
+  /**
+   * Subscribes first, then reads presence, so nothing announced in between is
+   * missed. With shared storage, first makes sure no running replica already
+   * has this id: two replicas with one hub.id would clear each other's agents
+   * and take each other's messages.
+   */
   async start(): Promise<void> {
     this.unsubscribe = this.deps.storage.subscribe((raw) => this.receive(raw));
+    if (this.deps.storage.kind === 'postgres') await this.refuseDuplicateId();
     for (const agent of await this.deps.storage.listAgents()) {
       if (agent.connectedTo !== null && agent.connectedTo !== this.deps.replica && !this.presence.has(agent.id)) this.presence.set(agent.id, agent.connectedTo);
+    }
+  }
+
+  private async refuseDuplicateId(): Promise<void> {
+    await this.deps.storage.publish({ type: 'replica-hello', replica: this.deps.replica, instance: this.instance });
+    await new Promise((r) => setTimeout(r, this.deps.duplicateWaitMs ?? 750));
+    if (this.conflict !== undefined) {
+      this.stop();
+      throw new VigilError(
+        'VIGIL_CONFIG_INVALID',
+        `another hub replica is running with hub.id ${this.deps.replica} (on ${this.conflict}); give every replica its own hub.id (it names the replica agents are connected to)`,
+        { details: { replica: this.deps.replica, host: this.conflict } },
+      );
     }
   }
 
@@ -116,6 +143,15 @@ export class Fleet {
     const message = parsed.data;
     const { local, replica, log } = this.deps;
     switch (message.type) {
+      case 'replica-hello':
+        if (message.replica === replica && message.instance !== this.instance) {
+          log.error({ replica }, `another process is starting as hub replica ${replica}; it is told to stop (every replica needs its own hub.id)`);
+          this.send({ type: 'replica-conflict', replica, instance: message.instance, host: hostname() });
+        }
+        break;
+      case 'replica-conflict':
+        if (message.replica === replica && message.instance === this.instance) this.conflict = message.host;
+        break;
       case 'agent-connected':
         if (message.replica === replica) break;
         this.presence.set(message.agent, message.replica);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpcuaPlant, type OpcuaPlant } from '../../agent/demo/opcua-plant.js';
 import { eventually, spawnVigil, type VigilProcess } from '../helpers/agent-process.js';
-import { api, startHubProcess, type HubProcess } from '../helpers/hub-process.js';
+import { api, runVigil, startHubProcess, type HubProcess } from '../helpers/hub-process.js';
 import { PUMP1_TAGS, pcaPackage } from '../helpers/pca-package.js';
 import pg from 'pg';
 import { TEST_POSTGRES_URL, createTestDatabase, type TestDatabase } from '../helpers/postgres-test-db.js';
@@ -129,6 +129,14 @@ describe('two hub replicas on PostgreSQL (real processes)', () => {
       }, `replica ${hub.url} to show rep-a on A and rep-b on B`, 60_000);
     }
   }, 90_000);
+
+  it('refuses to start a third process with the id of a running replica', async () => {
+    const duplicate = await runVigil(['hub', '--config', replicaB.configFile]);
+    expect(duplicate.code).toBe(1);
+    expect(duplicate.stdout + duplicate.stderr).toContain('another hub replica is running with hub.id replica-b');
+    // The running replica is unharmed.
+    expect((await api(replicaB.url, '/api/health')).status).toBe(200);
+  }, 60_000);
 
   it('a deployment made on replica A reaches the agent connected to B', async () => {
     const deployment = await pushAndDeploy(replicaA, '1.0.0');

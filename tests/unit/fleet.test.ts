@@ -16,19 +16,19 @@ function connection(agent: string, openedAt: number) {
 }
 
 /** Two replicas sharing one message bus (as two processes share PostgreSQL NOTIFY), each with its own connections. */
-function twoReplicas(agents: Array<Pick<AgentRecord, 'id' | 'connectedTo'>> = []) {
+function twoReplicas(agents: Array<Pick<AgentRecord, 'id' | 'connectedTo'>> = [], kind: 'lmdb' | 'postgres' = 'lmdb', ids = ['hub-a', 'hub-b']) {
   const bus = new InProcessFleet();
   const storage = {
-    kind: 'lmdb',
+    kind,
     publish: (m: unknown) => bus.publish(m),
     subscribe: (l: (m: unknown) => void) => bus.subscribe(l),
     listAgents: async () => agents,
   } as unknown as HubStorage;
   const make = (replica: string) => {
     const local = new ConnectionRegistry();
-    return { local, fleet: new Fleet({ storage, replica, local, log: silentLogger() }) };
+    return { local, fleet: new Fleet({ storage, replica, local, log: silentLogger(), duplicateWaitMs: 50 }) };
   };
-  return { a: make('hub-a'), b: make('hub-b') };
+  return { a: make(ids[0]!), b: make(ids[1]!) };
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 20));
@@ -98,5 +98,14 @@ describe('Fleet: replicas sharing one storage', () => {
     await (a.fleet as unknown as { deps: { storage: HubStorage } }).deps.storage.publish({ type: 'nonsense' });
     await settle();
     expect(seen).toEqual([{ type: 'agent-connected', agent: 'gw1', replica: 'hub-b', at: 1 }]);
+  });
+
+  it('refuses to start a second replica with the id of one that is running (shared storage)', async () => {
+    const { a, b } = twoReplicas([], 'postgres', ['hub-a', 'hub-a']);
+    await a.fleet.start();
+    await expect(b.fleet.start()).rejects.toMatchObject({ code: 'VIGIL_CONFIG_INVALID', message: expect.stringContaining('another hub replica is running with hub.id hub-a') });
+    const other = twoReplicas([], 'postgres', ['hub-a', 'hub-b']);
+    await other.a.fleet.start();
+    await expect(other.b.fleet.start()).resolves.toBeUndefined();
   });
 });
