@@ -1,0 +1,173 @@
+import { readFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { deployPackage } from '../../agent/models/deploy-package.js';
+import { ModelRegistry, type ModelEvent } from '../../agent/models/model-registry.js';
+import { packModel } from '../../agent/models/package-file.js';
+import { ModelHost } from '../../agent/scoring/model-host.js';
+import { ScoringClient } from '../../agent/scoring/scoring-client.js';
+import { silentLogger } from '../../shared/logger.js';
+import type { Sample } from '../../shared/sample.js';
+import type { WindowResult } from '../../shared/window-result.js';
+
+/**
+ * ModelHost with a backlog (many batches due at once, as after a replay or a
+ * stall): batches are pipelined, two in flight, and hot swap, faults and a
+ * dying worker still score every window exactly once, in order.
+ */
+
+const FIXTURES = new URL('../fixtures/models/', import.meta.url);
+const ONNX = readFileSync(new URL('pca4x60.onnx', FIXTURES));
+const BASE = JSON.parse(readFileSync(new URL('pca4x60.manifest.json', FIXTURES), 'utf8')) as Record<string, unknown> & { tags: string[]; onnx: { file: string } };
+const TAGS = BASE.tags;
+const PERIOD = 1000;
+const HOP = 10;
+/** Windows per batch: small, so a backlog is many batches. */
+const MAX_BATCH = 4;
+
+async function pcaPackage(version: string, extra: Record<string, unknown> = {}): Promise<Buffer> {
+  const { onnx, ...rest } = BASE;
+  return (await packModel(ONNX, { ...rest, ...extra, version, onnx: { file: onnx.file } })).bytes;
+}
+
+function samplesFor(cellFrom: number, cellTo: number): Sample[] {
+  const out: Sample[] = [];
+  for (let c = cellFrom; c < cellTo; c++) {
+    TAGS.forEach((tag, k) => out.push({ tag, ts: c * PERIOD + 100, value: Math.sin(c / 7 + k) * 0.8 + k * 0.1, quality: 'good' }));
+  }
+  return out;
+}
+
+let clients: ScoringClient[] = [];
+afterEach(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  clients = [];
+});
+
+async function startClient(): Promise<ScoringClient> {
+  const client = await ScoringClient.start({ maxBatch: 64 });
+  clients.push(client);
+  return client;
+}
+
+type Step = { kind: 'submit'; key: string } | { kind: 'results'; key: string; count: number };
+
+async function setup() {
+  const client = await startClient();
+  const events: ModelEvent[] = [];
+  const registry = new ModelRegistry({ onEvent: (e) => events.push(e) });
+  const results: WindowResult[] = [];
+  const steps: Step[] = [];
+  // A spy on the real client: records when each batch is handed to the worker.
+  const score = client.score.bind(client);
+  let afterSubmit: ((n: number) => void) | undefined;
+  client.score = (key, input, count) => {
+    steps.push({ kind: 'submit', key });
+    const reply = score(key, input, count);
+    afterSubmit?.(steps.filter((s) => s.kind === 'submit').length);
+    return reply;
+  };
+  const host = new ModelHost(client, registry, {
+    lateToleranceMs: 0,
+    maxBatch: MAX_BATCH,
+    log: silentLogger(),
+    onResults: (r) => {
+      steps.push({ kind: 'results', key: `${r[0]?.model}@${r[0]?.version}`, count: r.length });
+      results.push(...r);
+    },
+    restartClient: startClient,
+  });
+  const deploy = (bytes: Buffer) => deployPackage(bytes, 'test', { registry, loader: host, configuredTags: TAGS, log: silentLogger() }, { mode: 'activate' });
+  /** All cells [from, to) at once: every window among them is due together. */
+  const backlog = async (from: number, to: number) => {
+    host.consume(samplesFor(from, to));
+    await host.idle();
+  };
+  const onSubmit = (f: (n: number) => void) => (afterSubmit = f);
+  return { registry, host, results, events, steps, deploy, backlog, onSubmit, client };
+}
+
+function expectEveryWindowOnceInOrder(active: WindowResult[]) {
+  const ends = active.map((r) => r.end);
+  expect(new Set(ends).size).toBe(ends.length);
+  for (let i = 1; i < ends.length; i++) expect(ends[i]! - ends[i - 1]!).toBe(HOP * PERIOD);
+}
+
+describe('ModelHost scoring pipeline: a backlog of due windows', () => {
+  it('keeps two batches in flight, never more, and delivers results in window order', async () => {
+    const { results, steps, deploy, backlog } = await setup();
+    await deploy(await pcaPackage('1.0.0'));
+    await backlog(0, 600);
+    // Cells 0..599, windows of 60 every 10: ends at 60 … 590 (the window ending at 600 is not closed yet).
+    expect(results).toHaveLength(54);
+    expectEveryWindowOnceInOrder(results);
+    expect(results.every((r) => r.status === 'scored' && r.version === '1.0.0')).toBe(true);
+    let inFlight = 0;
+    let most = 0;
+    for (const s of steps) {
+      inFlight += s.kind === 'submit' ? 1 : -1;
+      most = Math.max(most, inFlight);
+    }
+    expect(inFlight).toBe(0);
+    // The second batch went to the worker before the first one's results came back.
+    expect(most).toBe(2);
+    expect(steps.slice(0, 2).map((s) => s.kind)).toEqual(['submit', 'submit']);
+  });
+
+  it('hot-swaps in the middle of a backlog at one boundary: no window lost or scored twice', async () => {
+    const { results, deploy, host, events } = await setup();
+    await deploy(await pcaPackage('1.0.0'));
+    const next = await pcaPackage('1.1.0');
+    // Offered while batches of the backlog are queued in the worker: the load waits behind them.
+    host.consume(samplesFor(0, 600));
+    expect((await deploy(next)).result).toBe('pending');
+    await host.idle();
+    expectEveryWindowOnceInOrder(results);
+    const v1 = results.filter((r) => r.version === '1.0.0');
+    const v2 = results.filter((r) => r.version === '1.1.0');
+    expect(v1.length).toBeGreaterThan(0);
+    expect(v2.length).toBeGreaterThan(0);
+    expect(Math.max(...v1.map((r) => r.end))).toBeLessThan(Math.min(...v2.map((r) => r.end)));
+    expect(events.find((e) => e.kind === 'activated' && e.version === '1.1.0')?.windowStart).toBe(v2[0]?.start);
+  });
+
+  it('rescores the faulting batch and the one queued behind it with the previous version, reporting one fault', async () => {
+    const { results, steps, deploy, backlog, registry, host, events } = await setup();
+    await deploy(await pcaPackage('1.0.0'));
+    await backlog(0, 100);
+    // Tiny std: the zero-window dry run passes, real values overflow to Infinity.
+    const broken = await pcaPackage('1.1.0', { normalization: { mean: [0, 0, 0, 0], std: [1e-30, 1e-30, 1e-30, 1e-30] } });
+    expect((await deploy(broken)).result).toBe('pending');
+    await backlog(100, 600);
+    expectEveryWindowOnceInOrder(results);
+    expect(results.every((r) => r.version === '1.0.0' && r.status === 'scored' && !r.shadow)).toBe(true);
+    // Both batches in flight went to the broken version; only the first fault is one.
+    expect(steps.filter((s) => s.kind === 'submit' && s.key === 'pca4x60@1.1.0')).toHaveLength(2);
+    expect(host.versionStats().find((s) => s.key === 'pca4x60@1.1.0')?.faults).toBe(1);
+    expect(events.filter((e) => e.kind === 'fault')).toHaveLength(1);
+    expect(registry.snapshot()[0]).toMatchObject({ active: '1.0.0', state: 'scoring' });
+  });
+
+  it('when the worker dies under a backlog, rescores what was queued in it on a new worker', async () => {
+    const { results, deploy, backlog, registry, onSubmit, client } = await setup();
+    await deploy(await pcaPackage('1.0.0'));
+    await deploy(await pcaPackage('1.1.0'));
+    await backlog(0, 100);
+    expect(registry.snapshot()[0]).toMatchObject({ active: '1.1.0', previous: '1.0.0' });
+    const before = results.length;
+    // The thread exits right after the next batch, with another batch queued behind the exit.
+    let armed = true;
+    onSubmit(() => {
+      if (!armed) return;
+      armed = false;
+      client.simulateWorkerExit(1);
+    });
+    await backlog(100, 600);
+    expectEveryWindowOnceInOrder(results);
+    expect(results.length).toBe(54);
+    expect(clients).toHaveLength(2);
+    expect(registry.snapshot()[0]).toMatchObject({ active: '1.0.0', state: 'scoring' });
+    // The batch that reached the worker before the exit kept its 1.1.0 scores; everything after it was scored by 1.0.0.
+    expect(results.slice(before).filter((r) => r.version === '1.1.0').length).toBe(MAX_BATCH);
+    expect(results.at(-1)?.version).toBe('1.0.0');
+  });
+});
