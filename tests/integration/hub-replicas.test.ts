@@ -145,7 +145,7 @@ describe('two hub replicas on PostgreSQL (real processes)', () => {
       await eventually(async () => ((await agentModels(a.url)).find((m) => m.name === MODEL)?.active === '1.0.0' ? true : undefined), `${id} to run 1.0.0`, 30_000);
     }
     for (const id of AGENTS) {
-      await eventually(async () => ((await hubScores(replicaA, admin, id)).total > 20 ? true : undefined), `scores of ${id} on the hub`, 60_000);
+      await eventually(async () => ((await hubScores(replicaA, admin, id)).total > 5 ? true : undefined), `scores of ${id} on the hub`, 60_000);
     }
   }, 150_000);
 
@@ -168,7 +168,7 @@ describe('two hub replicas on PostgreSQL (real processes)', () => {
       const h = (await agentHealth(agents.get('rep-a')!.url)) as unknown as { hub: { connected: boolean; url: string } };
       return h.hub.connected && h.hub.url.startsWith(replicaB.url.replace(/^http/, 'ws')) ? true : undefined;
     }, 'rep-a to fail over to replica B', 30_000);
-    await eventually(async () => ((await hubScores(replicaB, admin, 'rep-a')).total > before + 20 ? true : undefined), 'rep-a’s scores to arrive through replica B', 60_000);
+    await eventually(async () => ((await hubScores(replicaB, admin, 'rep-a')).total > before + 5 ? true : undefined), 'rep-a’s scores to arrive through replica B', 60_000);
     const where = await eventually(async () => {
       const seen = await agentsSeenBy(replicaB);
       return seen.every((a) => a.online && a.connectedTo === 'replica-b') ? seen : undefined;
@@ -190,7 +190,7 @@ describe('two hub replicas on PostgreSQL (real processes)', () => {
     for (const [id, a] of agents) {
       await drained(a.url, 60_000);
       const scores = await hubScores(replicaB, admin, id);
-      expect(scores.total).toBeGreaterThan(40);
+      expect(scores.total).toBeGreaterThan(10);
       expectGapFreeOnce(scores);
     }
   }, 240_000);
