@@ -39,6 +39,28 @@ export interface AgentRecord {
   skewMs: number | null;
 }
 
+/** What the hub enrols an agent with; presence starts empty. */
+export type NewAgent = Pick<AgentRecord, 'id' | 'labels' | 'tokenHash' | 'tokenSalt' | 'createdAt'>;
+
+/** The record of a newly enrolled agent, the same in every backend. */
+export function newAgentRecord(agent: NewAgent): AgentRecord {
+  return {
+    id: agent.id,
+    labels: { ...agent.labels },
+    tokenHash: agent.tokenHash,
+    tokenSalt: agent.tokenSalt,
+    createdAt: agent.createdAt,
+    revokedAt: null,
+    lastSeenAt: null,
+    connectedTo: null,
+    software: null,
+    epoch: null,
+    models: [],
+    health: null,
+    skewMs: null,
+  };
+}
+
 export type AgentPresencePatch = Partial<Pick<AgentRecord, 'lastSeenAt' | 'connectedTo' | 'software' | 'epoch' | 'models' | 'health' | 'skewMs'>>;
 
 export interface IngestResult {

@@ -21,6 +21,7 @@ import type {
   UserRecord,
   VersionPerformance,
 } from './hub-storage.js';
+import { newAgentRecord } from './hub-storage.js';
 import { InProcessFleet } from './in-process-fleet.js';
 import { LmdbDeployments } from './lmdb-deployments.js';
 import { LmdbEpisodes } from './lmdb-episodes.js';
@@ -72,21 +73,7 @@ class LmdbHubStorage implements HubStorage {
 
   // ── agents ──────────────────────────────────────────────────────────────
   createAgent(agent: Pick<AgentRecord, 'id' | 'labels' | 'tokenHash' | 'tokenSalt' | 'createdAt'>): Promise<void> {
-    const record: AgentRecord = {
-      id: agent.id,
-      labels: { ...agent.labels },
-      tokenHash: agent.tokenHash,
-      tokenSalt: agent.tokenSalt,
-      createdAt: agent.createdAt,
-      revokedAt: null,
-      lastSeenAt: null,
-      connectedTo: null,
-      software: null,
-      epoch: null,
-      models: [],
-      health: null,
-      skewMs: null,
-    };
+    const record = newAgentRecord(agent);
     return durableWrite(this.dbs.env, () => {
       if (this.dbs.agents.doesExist(agent.id)) throw new VigilError('VIGIL_API_CONFLICT', `agent ${agent.id} exists already`);
       this.dbs.agents.putSync(agent.id, record);

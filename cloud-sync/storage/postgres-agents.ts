@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { VigilError } from '../../shared/errors.js';
-import type { AgentPresencePatch, AgentRecord, ApiTokenRecord } from './hub-storage.js';
+import { newAgentRecord, type AgentPresencePatch, type AgentRecord, type ApiTokenRecord } from './hub-storage.js';
 import { run } from './postgres-sql.js';
 
 /**
@@ -15,21 +15,7 @@ export class PostgresAgents {
   ) {}
 
   async create(agent: Pick<AgentRecord, 'id' | 'labels' | 'tokenHash' | 'tokenSalt' | 'createdAt'>): Promise<void> {
-    const record: AgentRecord = {
-      id: agent.id,
-      labels: { ...agent.labels },
-      tokenHash: agent.tokenHash,
-      tokenSalt: agent.tokenSalt,
-      createdAt: agent.createdAt,
-      revokedAt: null,
-      lastSeenAt: null,
-      connectedTo: null,
-      software: null,
-      epoch: null,
-      models: [],
-      health: null,
-      skewMs: null,
-    };
+    const record = newAgentRecord(agent);
     const result = await run(this.pool, 'creating an agent', `INSERT INTO ${this.s}.agents (id, doc) VALUES ($1, $2::jsonb) ON CONFLICT (id) DO NOTHING`, [
       agent.id,
       JSON.stringify(record),
