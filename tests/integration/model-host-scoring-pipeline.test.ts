@@ -1,13 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deployPackage } from '../../agent/models/deploy-package.js';
 import { ModelRegistry, type ModelEvent } from '../../agent/models/model-registry.js';
-import { packModel } from '../../agent/models/package-file.js';
 import { ModelHost } from '../../agent/scoring/model-host.js';
-import { ScoringClient } from '../../agent/scoring/scoring-client.js';
 import { silentLogger } from '../../shared/logger.js';
-import type { Sample } from '../../shared/sample.js';
 import type { WindowResult } from '../../shared/window-result.js';
+import { PERIOD, TAGS, closeClients, pcaPackage, samplesFor, startClient, startedClients } from '../helpers/model-host-fixture.js';
 
 /**
  * ModelHost with a backlog (many batches due at once, as after a replay or a
@@ -15,41 +12,12 @@ import type { WindowResult } from '../../shared/window-result.js';
  * dying worker still score every window exactly once, in order.
  */
 
-const FIXTURES = new URL('../fixtures/models/', import.meta.url);
-const ONNX = readFileSync(new URL('pca4x60.onnx', FIXTURES));
-const BASE = JSON.parse(readFileSync(new URL('pca4x60.manifest.json', FIXTURES), 'utf8')) as Record<string, unknown> & { tags: string[]; onnx: { file: string } };
-const TAGS = BASE.tags;
-const PERIOD = 1000;
 const HOP = 10;
 /** Windows per batch: small, so a backlog is many batches. */
 const MAX_BATCH = 4;
-
-async function pcaPackage(version: string, extra: Record<string, unknown> = {}): Promise<Buffer> {
-  const { onnx, ...rest } = BASE;
-  return (await packModel(ONNX, { ...rest, ...extra, version, onnx: { file: onnx.file } })).bytes;
-}
-
-function samplesFor(cellFrom: number, cellTo: number): Sample[] {
-  const out: Sample[] = [];
-  for (let c = cellFrom; c < cellTo; c++) {
-    TAGS.forEach((tag, k) => out.push({ tag, ts: c * PERIOD + 100, value: Math.sin(c / 7 + k) * 0.8 + k * 0.1, quality: 'good' }));
-  }
-  return out;
-}
-
-let clients: ScoringClient[] = [];
-afterEach(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  clients = [];
-});
-
-async function startClient(): Promise<ScoringClient> {
-  const client = await ScoringClient.start({ maxBatch: 64 });
-  clients.push(client);
-  return client;
-}
-
 type Step = { kind: 'submit'; key: string } | { kind: 'results'; key: string; count: number };
+
+afterEach(closeClients);
 
 async function setup() {
   const client = await startClient();
@@ -164,7 +132,7 @@ describe('ModelHost scoring pipeline: a backlog of due windows', () => {
     await backlog(100, 600);
     expectEveryWindowOnceInOrder(results);
     expect(results.length).toBe(54);
-    expect(clients).toHaveLength(2);
+    expect(startedClients()).toBe(2);
     expect(registry.snapshot()[0]).toMatchObject({ active: '1.0.0', state: 'scoring' });
     // The batch that reached the worker before the exit kept its 1.1.0 scores; everything after it was scored by 1.0.0.
     expect(results.slice(before).filter((r) => r.version === '1.1.0').length).toBe(MAX_BATCH);

@@ -1,47 +1,14 @@
-import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deployPackage } from '../../agent/models/deploy-package.js';
 import { ModelRegistry, type ModelEvent } from '../../agent/models/model-registry.js';
-import { packModel } from '../../agent/models/package-file.js';
 import { ModelHost } from '../../agent/scoring/model-host.js';
-import { ScoringClient } from '../../agent/scoring/scoring-client.js';
 import { silentLogger } from '../../shared/logger.js';
-import type { Sample } from '../../shared/sample.js';
 import type { WindowResult } from '../../shared/window-result.js';
+import { ONNX, PERIOD, TAGS, closeClients, pcaPackage, samplesFor, startClient, startedClients } from '../helpers/model-host-fixture.js';
 
-const FIXTURES = new URL('../fixtures/models/', import.meta.url);
-const ONNX = readFileSync(new URL('pca4x60.onnx', FIXTURES));
-const BASE = JSON.parse(readFileSync(new URL('pca4x60.manifest.json', FIXTURES), 'utf8')) as Record<string, unknown> & { tags: string[]; onnx: { file: string } };
-const TAGS = BASE.tags;
-const PERIOD = 1000;
 const HOP = 10;
 
-/** A package of the reference PCA model under another version (and optionally other manifest fields). */
-async function pcaPackage(version: string, extra: Record<string, unknown> = {}): Promise<Buffer> {
-  const { onnx, ...rest } = BASE;
-  return (await packModel(ONNX, { ...rest, ...extra, version, onnx: { file: onnx.file } })).bytes;
-}
-
-/** One sample per tag per period: smooth, plausible values around the model's means. */
-function samplesFor(cellFrom: number, cellTo: number): Sample[] {
-  const out: Sample[] = [];
-  for (let c = cellFrom; c < cellTo; c++) {
-    TAGS.forEach((tag, k) => out.push({ tag, ts: c * PERIOD + 100, value: Math.sin(c / 7 + k) * 0.8 + k * 0.1, quality: 'good' }));
-  }
-  return out;
-}
-
-let clients: ScoringClient[] = [];
-afterEach(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  clients = [];
-});
-
-async function startClient(): Promise<ScoringClient> {
-  const client = await ScoringClient.start({ maxBatch: 64 });
-  clients.push(client);
-  return client;
-}
+afterEach(closeClients);
 
 async function setup() {
   const client = await startClient();
@@ -164,7 +131,7 @@ describe('ModelHost: windows → scoring worker → versions', () => {
     await feed(120, 260);
     const active = results.filter((r) => !r.shadow);
     expectEveryWindowOnce(active);
-    expect(clients).toHaveLength(2);
+    expect(startedClients()).toBe(2);
     // The version that was scoring when the thread died is stopped; the previous one carries on in the new worker.
     expect(registry.snapshot()[0]).toMatchObject({ active: '1.0.0', state: 'scoring' });
     expect(active.at(-1)?.version).toBe('1.0.0');
