@@ -81,6 +81,7 @@ class LmdbHubStorage implements HubStorage {
   }
 
   async getAgent(id: string): Promise<AgentRecord | undefined> {
+    this.seeOtherProcesses();
     return this.dbs.agents.get(id);
   }
 
@@ -225,6 +226,7 @@ class LmdbHubStorage implements HubStorage {
   }
 
   async getApiToken(id: string): Promise<ApiTokenRecord | undefined> {
+    this.seeOtherProcesses();
     return this.dbs.apiTokens.get(id);
   }
 
@@ -248,6 +250,7 @@ class LmdbHubStorage implements HubStorage {
   }
 
   async getUser(name: string): Promise<UserRecord | undefined> {
+    this.seeOtherProcesses();
     return this.users.getUser(name);
   }
 
@@ -268,6 +271,7 @@ class LmdbHubStorage implements HubStorage {
   }
 
   async getSession(idHash: string): Promise<SessionRecord | undefined> {
+    this.seeOtherProcesses();
     return this.users.getSession(idHash);
   }
 
@@ -343,6 +347,18 @@ class LmdbHubStorage implements HubStorage {
       await this.dbs.env.close();
     })();
     return this.closing;
+  }
+
+  /**
+   * The admin commands (`vigil hub agents add`, `tokens add`, `users add`)
+   * write from another process beside the running hub. lmdb-js keeps reusing
+   * one read snapshot for a while (kriszyp/lmdb-js#250), so a token created a
+   * moment ago could be refused (401, seen in CI). The reads that decide
+   * access start from a fresh snapshot; it is cheap, and safe while other
+   * cursors are open (lmdb-js then starts a new snapshot beside them).
+   */
+  private seeOtherProcesses(): void {
+    this.dbs.env.resetReadTxn();
   }
 
   /** Read-modify-write of one agent in one transaction; false when there is no such agent. */

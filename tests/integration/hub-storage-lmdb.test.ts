@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +75,33 @@ describe('hub storage: lmdb only', () => {
     expect(await storage.countRecords('scores', 'a1')).toBe(upTo);
     const [newest] = await storage.listRecords('scores', { limit: 1 });
     expect(newest).toMatchObject({ seq: upTo, body: { model: 'm', n: upTo } });
+  });
+
+  it('sees what another process wrote a moment ago when deciding access (admin commands run beside the hub)', async () => {
+    const storage = await openLmdbHubStorage(storeDir());
+    opened.push(storage);
+    // Reading takes a snapshot that lmdb-js reuses until a timer resets it; nothing below lets a timer run.
+    expect(await storage.getApiToken('t9')).toBeUndefined();
+    expect(await storage.getAgent('gw9')).toBeUndefined();
+    execFileSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        `
+        const { openLmdbHubStorage } = await import(${JSON.stringify(join(repo, 'cloud-sync/storage/lmdb-storage.ts'))});
+        const storage = await openLmdbHubStorage(${JSON.stringify(storeDir())});
+        await storage.createApiToken({ id: 't9', name: 'ci', role: 'admin', tokenHash: 'h', tokenSalt: 's', createdAt: 1, revokedAt: null });
+        await storage.createAgent({ id: 'gw9', labels: {}, tokenHash: 'h', tokenSalt: 's', createdAt: 1 });
+        await storage.close();
+        `,
+      ],
+      { cwd: repo, stdio: 'pipe' },
+    );
+    expect(await storage.getApiToken('t9')).toMatchObject({ id: 't9', role: 'admin' });
+    expect(await storage.getAgent('gw9')).toMatchObject({ id: 'gw9' });
   });
 
   it('fails to open with VIGIL_HUB_STORAGE_FAILED when the folder cannot be made', async () => {
