@@ -17,6 +17,13 @@ function storeDir(): string {
   return join(root, 'store');
 }
 
+/** Node arguments running `body` in another process with `storage` opened on the store in `dir`. */
+function storeScript(dir: string, body: string): string[] {
+  const open = `const { openLmdbHubStorage } = await import(${JSON.stringify(join(repo, 'cloud-sync/storage/lmdb-storage.ts'))});
+        const storage = await openLmdbHubStorage(${JSON.stringify(dir)});`;
+  return ['--import', 'tsx', '--input-type=module', '-e', `${open}\n${body}`];
+}
+
 async function removeStore(): Promise<void> {
   if (root !== undefined) rmSync(root, { recursive: true, force: true });
   root = undefined;
@@ -35,22 +42,14 @@ describe('hub storage: lmdb only', () => {
     const dir = storeDir();
     const child = spawn(
       process.execPath,
-      [
-        '--import',
-        'tsx',
-        '--input-type=module',
-        '-e',
-        `
-        const { openLmdbHubStorage } = await import(${JSON.stringify(join(repo, 'cloud-sync/storage/lmdb-storage.ts'))});
-        const storage = await openLmdbHubStorage(${JSON.stringify(dir)});
+      storeScript(dir, `
         for (let first = 1; ; first += 100) {
           const records = Array.from({ length: 100 }, (_, i) => ({ seq: first + i, at: 1, body: { model: 'm', n: first + i } }));
           await storage.ingest('a1', 'e1', 'scores', records, Date.now());
           // What the hub would ack now.
           process.stdout.write((first + 99) + '\\n');
         }
-        `,
-      ],
+        `),
       { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
@@ -85,19 +84,11 @@ describe('hub storage: lmdb only', () => {
     expect(await storage.getAgent('gw9')).toBeUndefined();
     execFileSync(
       process.execPath,
-      [
-        '--import',
-        'tsx',
-        '--input-type=module',
-        '-e',
-        `
-        const { openLmdbHubStorage } = await import(${JSON.stringify(join(repo, 'cloud-sync/storage/lmdb-storage.ts'))});
-        const storage = await openLmdbHubStorage(${JSON.stringify(storeDir())});
+      storeScript(storeDir(), `
         await storage.createApiToken({ id: 't9', name: 'ci', role: 'admin', tokenHash: 'h', tokenSalt: 's', createdAt: 1, revokedAt: null });
         await storage.createAgent({ id: 'gw9', labels: {}, tokenHash: 'h', tokenSalt: 's', createdAt: 1 });
         await storage.close();
-        `,
-      ],
+        `),
       { cwd: repo, stdio: 'pipe' },
     );
     expect(await storage.getApiToken('t9')).toMatchObject({ id: 't9', role: 'admin' });
