@@ -17,10 +17,12 @@ import { readSkabFile, skabFiles, type SkabFile } from './quality/skab-files.js'
  * T² + Q, thresholds from held-out windows), export to ONNX and pack, then
  * replay every row through the agent's pieces (deployPackage → ModelHost:
  * event-time windows, onnxruntime-node in the scoring worker → EpisodeTracker)
- * one row at a time. A scored point (row ≥ 400) is predicted anomalous while
- * it lies inside an episode's span. F1 / FAR / MAR over all scored points of
- * all files, beside SKAB's leaderboard; also the strictly-causal variant (an
- * episode was open when the row's own window had been judged) and the false
+ * one row at a time. A scored point (row ≥ 400) is predicted anomalous when
+ * an episode was open at the moment the point arrived (its own window had
+ * been judged): the causal reading the protocol asks for, and the headline
+ * F1 / FAR / MAR over all scored points of all files, beside SKAB's
+ * leaderboard. Also printed: the hindsight reading (inside an episode's
+ * final span, whose start is back-dated to its first window) and the false
  * alarms on anomaly-free.csv.
  *
  * ONE setting for all files (below). `--set key=value` changes it for a run
@@ -142,11 +144,12 @@ try {
   const strict = detectionFigures(arrival);
   out();
   out('all scored points            F1     FAR %   MAR %');
-  out(`Vigil (episode span)         ${figuresText(span)}`);
-  out(`Vigil (open at arrival)      ${figuresText(arrival)}`);
+  out(`Vigil (open at arrival)      ${figuresText(arrival)}   ← the figure: causal, judged when each point arrived`);
+  out(`Vigil (episode span)         ${figuresText(span)}   (hindsight: an episode's span back-dated to its first window)`);
   for (const [name, f1, far, mar] of LEADERBOARD) out(`${name.padEnd(28)} ${f1.toFixed(2)}   ${pct(far)}  ${pct(mar)}   (SKAB leaderboard)`);
-  const targetMet = total.f1 >= 0.8 && total.farPct <= 20;
-  out(targetMet ? 'target F1 ≥ 0.80 with FAR ≤ 20 %: met' : `MISS target F1 ≥ 0.80 with FAR ≤ 20 % (F1 ${total.f1.toFixed(3)}, FAR ${total.farPct.toFixed(2)} %)`);
+  // The target is judged on the causal reading: a point counts only if an episode was already open when it arrived.
+  const targetMet = strict.f1 >= 0.8 && strict.farPct <= 20;
+  out(targetMet ? 'target F1 ≥ 0.80 with FAR ≤ 20 % (open at arrival, causal): met' : `MISS target F1 ≥ 0.80 with FAR ≤ 20 % (open at arrival: F1 ${strict.f1.toFixed(3)}, FAR ${strict.farPct.toFixed(2)} %)`);
 
   // SKAB's protocol trains on 400 s; a plant would give an hour or more of normal operation. Both, on data with no anomaly.
   const free: Array<{ trainRows: number; farPct: number; episodes: number; hours: number }> = [];
@@ -164,13 +167,14 @@ try {
   out(`took ${((performance.now() - started) / 1000).toFixed(1)} s`);
   out(
     `RESULT ${JSON.stringify({
-      f1: round(total.f1),
-      far_pct: round(total.farPct),
-      mar_pct: round(total.marPct),
+      f1: round(strict.f1),
+      far_pct: round(strict.farPct),
+      mar_pct: round(strict.marPct),
       files: files.length,
-      f1_at_arrival: round(strict.f1),
-      far_pct_at_arrival: round(strict.farPct),
-      mar_pct_at_arrival: round(strict.marPct),
+      reading: 'open at arrival (causal)',
+      f1_span: round(total.f1),
+      far_pct_span: round(total.farPct),
+      mar_pct_span: round(total.marPct),
       ...Object.fromEntries(free.flatMap((f) => [[`anomaly_free_far_pct_train${f.trainRows}`, round(f.farPct)], [`anomaly_free_episodes_train${f.trainRows}`, f.episodes]])),
       targets_met: targetMet,
       window: setting.windowLength,
