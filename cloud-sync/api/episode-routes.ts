@@ -15,6 +15,8 @@ const EpisodeQuerySchema = z.strictObject({
   version: z.string().min(1).optional(),
   from: timeParam.optional(),
   to: timeParam.optional(),
+  // Words that must all appear in the gateway, model, version, a top tag or the answer (episode-rules.ts).
+  q: z.string().max(500).optional(),
   limit: limitParam(100, 1000),
   offset: z.coerce.number().int().min(0).default(0),
 });

@@ -1,5 +1,5 @@
 import type { Episode } from '../../shared/episode.js';
-import type { Resolution, VersionPerformance } from './hub-storage.js';
+import type { Resolution, StoredEpisode, VersionPerformance } from './hub-storage.js';
 
 /**
  * How the hub orders, filters and accepts episodes, whatever the backend:
@@ -24,6 +24,32 @@ export function overlaps(start: number, end: number | null, from: number | undef
   if (to !== undefined && start > to) return false;
   if (from !== undefined && end !== null && end < from) return false;
   return true;
+}
+
+/**
+ * The words of a text search (`q`): lower-cased, split at white space. Empty
+ * when there is nothing to search for.
+ */
+export function searchWords(q: string | undefined): string[] {
+  return (q ?? '').toLowerCase().split(/\s+/).filter((word) => word !== '');
+}
+
+/**
+ * Whether every word appears, case-insensitively, in one of the fields people
+ * search episodes by: gateway, model, version, top tags, and the answer
+ * (label, cause, note, who answered). A word never spans two fields.
+ * Both backends decide with this function, so they answer alike.
+ */
+export function matchesSearch(stored: StoredEpisode, words: readonly string[]): boolean {
+  if (words.length === 0) return true;
+  const { episode, resolution } = stored;
+  // isEpisode does not check topTags: an agent's malformed list must not fail the search.
+  const tags: unknown[] = Array.isArray(episode.topTags) ? episode.topTags : [];
+  const tagNames = tags.map((t) => (typeof t === 'object' && t !== null && typeof (t as { tag?: unknown }).tag === 'string' ? (t as { tag: string }).tag : ''));
+  const fields = [episode.agent, episode.model, episode.version, ...tagNames];
+  if (resolution) fields.push(resolution.label, resolution.cause ?? '', resolution.note ?? '', resolution.by);
+  const haystack = fields.map((field) => field.toLowerCase()).join('\n');
+  return words.every((word) => haystack.includes(word));
 }
 
 /**

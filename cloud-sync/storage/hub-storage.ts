@@ -109,6 +109,12 @@ export interface EpisodeFilter {
   /** Episodes overlapping [from, to] in event time, ms. */
   from?: number;
   to?: number;
+  /**
+   * Text search: every white-space separated word must appear, ignoring
+   * case, in the gateway, model, version, a top tag, or the answer's label,
+   * cause, note or author (episode-rules.ts, matchesSearch).
+   */
+  q?: string;
   limit?: number;
   offset?: number;
 }

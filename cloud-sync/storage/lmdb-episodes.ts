@@ -6,7 +6,9 @@ import {
   emptyPerformance,
   episodeRank,
   isEpisode,
+  matchesSearch,
   overlaps,
+  searchWords,
 } from './episode-rules.js';
 import { KEY_MAX, durableWrite, type EpisodeIndexEntry, type EpisodeOrderKey, type HubDbs } from './lmdb-layout.js';
 
@@ -70,6 +72,7 @@ export class LmdbEpisodes {
     const status = filter.status ?? 'all';
     const [firstRank, lastRank] = status === 'unresolved' ? [0, 1] : status === 'resolved' ? [2, 2] : [0, 2];
     const limit = filter.limit ?? DEFAULT_EPISODE_LIMIT;
+    const words = searchWords(filter.q);
     let skip = filter.offset ?? 0;
     const out: StoredEpisode[] = [];
     if (limit <= 0) return out;
@@ -78,11 +81,13 @@ export class LmdbEpisodes {
       if (filter.model !== undefined && value.model !== filter.model) continue;
       if (filter.version !== undefined && value.version !== filter.version) continue;
       if (!overlaps(value.start, value.end, filter.from, filter.to)) continue;
+      // The index carries no tags or answer: a search decodes each candidate (skipped ones too, to count them right).
+      const stored = words.length > 0 || skip === 0 ? this.dbs.episodes.get(key[2]) : undefined;
+      if (words.length > 0 && (!stored || !matchesSearch(stored, words))) continue;
       if (skip > 0) {
         skip--;
         continue;
       }
-      const stored = this.dbs.episodes.get(key[2]);
       if (stored) out.push(stored);
       if (out.length >= limit) break;
     }

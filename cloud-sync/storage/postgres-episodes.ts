@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Episode } from '../../shared/episode.js';
 import type { EpisodeFilter, Resolution, StoredEpisode, VersionPerformance } from './hub-storage.js';
-import { DEFAULT_EPISODE_LIMIT, compareVersionPerformance, emptyPerformance, episodeRank, isEpisode } from './episode-rules.js';
+import { DEFAULT_EPISODE_LIMIT, compareVersionPerformance, emptyPerformance, episodeRank, isEpisode, matchesSearch, searchWords } from './episode-rules.js';
 import { Conditions, run } from './postgres-sql.js';
 
 interface EpisodeRow {
@@ -11,6 +11,24 @@ interface EpisodeRow {
   first_received_at: number;
   updated_at: number;
 }
+
+/** A listed row with the columns of the list order, where a search continues. */
+interface OrderedRow extends EpisodeRow {
+  rank: number;
+  start: number;
+  id: string;
+}
+
+/** Rows fetched per query while a text search filters them. */
+const SEARCH_CHUNK = 500;
+
+/**
+ * Words the database may narrow a search with: printable ASCII without `"`
+ * and `\`, which appear unchanged in the stored JSON text (JSON escapes only
+ * those and control characters) and which lower() in the C collation folds
+ * like JavaScript does, whatever the database's locale.
+ */
+const NARROWING_WORD = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
 interface PerformanceRow {
   model: string;
@@ -105,26 +123,55 @@ export class PostgresEpisodes {
 
   /** In list order (rank, newest start, id), snapshots omitted. */
   async list(filter: EpisodeFilter): Promise<StoredEpisode[]> {
-    const status = filter.status ?? 'all';
     const limit = filter.limit ?? DEFAULT_EPISODE_LIMIT;
     if (limit <= 0) return [];
-    const where = new Conditions();
-    if (status === 'unresolved') where.add(() => 'rank < 2');
-    if (status === 'resolved') where.add(() => 'rank = 2');
-    where
-      .addIf(filter.agent, (p) => `agent = ${p}`)
-      .addIf(filter.model, (p) => `model = ${p}`)
-      .addIf(filter.version, (p) => `version = ${p}`)
-      .addIf(filter.to, (p) => `start <= ${p}`)
-      .addIf(filter.from, (p) => `("end" IS NULL OR "end" >= ${p})`);
+    const offset = Math.max(0, filter.offset ?? 0);
+    const words = searchWords(filter.q);
+    if (words.length > 0) return this.search(filter, words, limit, offset);
+    const where = listConditions(filter);
     const result = await run<EpisodeRow>(
       this.pool,
       'listing episodes',
       `SELECT episode, resolution, first_received_at, updated_at FROM ${this.s}.episodes ${where.where}
-       ORDER BY rank, start DESC, id LIMIT ${where.param(limit)} OFFSET ${where.param(Math.max(0, filter.offset ?? 0))}`,
+       ORDER BY rank, start DESC, id LIMIT ${where.param(limit)} OFFSET ${where.param(offset)}`,
       where.values,
     );
     return result.rows.map(toStored);
+  }
+
+  /**
+   * A text search. matchesSearch decides, as in LMDB (JavaScript folds case
+   * the same whatever the database's locale); the database only narrows the
+   * rows first, by the words it can check without doubt in the raw episode
+   * JSON and answer (a superset of the matches). Rows come in list order, a
+   * chunk at a time, each chunk continuing after the last row seen.
+   */
+  private async search(filter: EpisodeFilter, words: readonly string[], limit: number, offset: number): Promise<StoredEpisode[]> {
+    const out: StoredEpisode[] = [];
+    let skip = offset;
+    let after: OrderedRow | undefined;
+    for (;;) {
+      const where = listConditions(filter);
+      for (const word of words.filter((w) => NARROWING_WORD.test(w))) {
+        where.add((p) => `strpos(lower((episode || ' ' || coalesce(resolution::text, '')) COLLATE "C"), ${p}) > 0`, word);
+      }
+      if (after) where.add((rank, start, id) => `(rank > ${rank} OR (rank = ${rank} AND (start < ${start} OR (start = ${start} AND id > ${id}))))`, after.rank, after.start, after.id);
+      const result = await run<OrderedRow>(
+        this.pool,
+        'searching episodes',
+        `SELECT rank, start, id, episode, resolution, first_received_at, updated_at FROM ${this.s}.episodes ${where.where}
+         ORDER BY rank, start DESC, id LIMIT ${where.param(SEARCH_CHUNK)}`,
+        where.values,
+      );
+      for (const row of result.rows) {
+        const stored = toStored(row);
+        if (!matchesSearch(stored, words)) continue;
+        if (skip > 0) skip--;
+        else if (out.push(stored) >= limit) return out;
+      }
+      if (result.rows.length < SEARCH_CHUNK) return out;
+      after = result.rows[result.rows.length - 1];
+    }
   }
 
   /** Every version in the registry or with episodes (of one model when given), counted by the database. */
@@ -166,6 +213,20 @@ export class PostgresEpisodes {
     }
     return [...byVersion.values()].sort(compareVersionPerformance);
   }
+}
+
+/** The filters every list applies: status, agent, model, version, event-time overlap. */
+function listConditions(filter: EpisodeFilter): Conditions {
+  const status = filter.status ?? 'all';
+  const where = new Conditions();
+  if (status === 'unresolved') where.add(() => 'rank < 2');
+  if (status === 'resolved') where.add(() => 'rank = 2');
+  return where
+    .addIf(filter.agent, (p) => `agent = ${p}`)
+    .addIf(filter.model, (p) => `model = ${p}`)
+    .addIf(filter.version, (p) => `version = ${p}`)
+    .addIf(filter.to, (p) => `start <= ${p}`)
+    .addIf(filter.from, (p) => `("end" IS NULL OR "end" >= ${p})`);
 }
 
 function toStored(row: EpisodeRow): StoredEpisode {

@@ -5,7 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startOpcuaPlant, type OpcuaPlant } from '../../agent/demo/opcua-plant.js';
 import { eventually, spawnVigil, type VigilProcess } from '../helpers/agent-process.js';
-import { fetchInPage, launchChromium, plottedPixels, screenshot, signIn, type UserPage } from '../helpers/browser.js';
+import { fetchInPage, launchChromium, openLoginPage, plottedPixels, screenshot, signIn, submitLogin, type UserPage } from '../helpers/browser.js';
 import { sendEpisodes, syntheticEpisode } from '../helpers/episode-fixture.js';
 import { api, startHubProcess, type HubProcess } from '../helpers/hub-process.js';
 import { addHubUser, type WebUser } from '../helpers/hub-users.js';
@@ -20,6 +20,8 @@ const EPISODE_AGENT = 'gw-web-line2';
 const ADMIN: WebUser = { name: 'alice', role: 'admin', password: 'alice-password-1' };
 const OPERATOR: WebUser = { name: 'oscar', role: 'operator', password: 'oscar-password-1' };
 const VIEWER: WebUser = { name: 'vera', role: 'viewer', password: 'vera-password-1' };
+/** Added by the admin on the Admin page. */
+const NEW_USER: WebUser = { name: 'paula', role: 'operator', password: 'paula-password-1' };
 const CAUSES = ['Bearing wear', 'Cavitation', 'Sensor fault'];
 /** expect.poll gives up after 1 s by default: too short for a page on a busy two-core machine. */
 const UI_WAIT = { timeout: 15_000 };
@@ -51,6 +53,7 @@ describe('the hub web app in a browser (real hub and agent)', () => {
     pages.push(signedIn);
     return signedIn.page;
   };
+  const listedIds = (page: Page) => page.getByTestId('episode-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-episode-id')));
   const resolutionOf = async (id: string) => {
     const r = await api(hub.url, `/api/episodes/${encodeURIComponent(id)}`, { token: admin });
     expect(r.status).toBe(200);
@@ -120,7 +123,7 @@ describe('the hub web app in a browser (real hub and agent)', () => {
   it('an operator opens an episode, sees its plots drawn and answers it by clicking and by keyboard; the API has the answers by name', async () => {
     const page = await open(OPERATOR);
     await expect.poll(() => page.getByTestId('episode-row').count(), UI_WAIT).toBe(episodes.length);
-    const listed = await page.getByTestId('episode-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-episode-id')));
+    const listed = await listedIds(page);
     expect(listed.sort()).toEqual(episodes.map((e) => e.id).sort());
     await screenshot(page, 'operator', 'episodes');
 
@@ -155,6 +158,18 @@ describe('the hub web app in a browser (real hub and agent)', () => {
     await page.keyboard.press('Enter');
     await page.getByTestId('answer-saved').waitFor();
     expect(await resolutionOf(second)).toMatchObject({ label: 'real', cause: 'Bearing wear', by: OPERATOR.name });
+
+    // Resolved episodes stay searchable: the Resolved tab, searched by the first one's cause, which the hub matches (q).
+    await page.getByTestId('nav-episodes').click();
+    await page.getByTestId('tab-resolved').click();
+    await expect.poll(() => listedIds(page).then((ids) => ids.sort()), UI_WAIT).toEqual([first, second].sort());
+    const searched = page.waitForResponse((r) => r.url().includes('/api/episodes?') && new URL(r.url()).searchParams.get('q') === 'cavitation' && r.ok());
+    await page.getByTestId('episode-search').fill('cavitation');
+    const asked = new URL((await searched).url()).searchParams;
+    expect(asked.get('status')).toBe('resolved');
+    await expect.poll(() => listedIds(page), UI_WAIT).toEqual([first]);
+    expect(await page.locator(`[data-testid=episode-row][data-episode-id="${second}"]`).count()).toBe(0);
+    await screenshot(page, 'operator', 'episodes-resolved-search');
   }, 60_000);
 
   it('an admin deploys a pushed version from the Models page; the agent reports it active in the page, the API and its own /models', async () => {
@@ -247,8 +262,43 @@ describe('the hub web app in a browser (real hub and agent)', () => {
     expect(cells).toContain(`${PUMP1_TAGS.length}/${PUMP1_TAGS.length}`); // tags live / configured
     expect(cells.join(' ')).toContain(MODEL);
     expect(cells.join(' ')).toContain('1.0.0');
-    // The episode sender came and went: listed too, as a gateway to look at.
-    await page.locator(`[data-testid=fleet-row][data-agent-id="${EPISODE_AGENT}"]`).waitFor();
+    // The episode sender came and went: listed too, highlighted as offline.
+    const gone = page.locator(`[data-testid=fleet-row][data-agent-id="${EPISODE_AGENT}"]`);
+    await gone.waitFor();
+    expect((await gone.getAttribute('data-problems'))?.split(' ')).toContain('offline');
+    expect(await gone.getAttribute('class')).toContain('row-problem');
+    expect(await gone.getByTestId('fleet-presence').textContent()).toContain('offline');
+    expect(await gone.getByTestId('fleet-problems').textContent()).toMatch(/offline, last seen/);
     await screenshot(page, 'operator', 'fleet');
+  }, 45_000);
+
+  it('an admin signs in, adds a cause and a user on the Admin page; the API has both and the new user can sign in', async () => {
+    const login = await openLoginPage(browser, hub.url, '#/admin');
+    pages.push(login);
+    const page = login.page;
+    await screenshot(page, 'anyone', 'login');
+    await submitLogin(page, ADMIN);
+    await page.getByTestId('causes-editor').getByTestId('cause-item').first().waitFor();
+    expect(await page.getByTestId('cause-item').allTextContents()).toEqual(CAUSES.map((c) => `${c}×`));
+
+    await page.getByTestId('cause-add-text').fill('Seal leak');
+    await page.getByTestId('cause-add').click();
+    await page.getByTestId('causes-save').click();
+    await page.getByTestId('causes-editor').getByText('Saved.').waitFor();
+    expect((await api(hub.url, '/api/causes', { token: admin })).json.causes).toEqual([...CAUSES, 'Seal leak']);
+
+    await page.getByTestId('user-add-name').fill(NEW_USER.name);
+    await page.getByTestId('user-add-role').selectOption(NEW_USER.role);
+    await page.getByTestId('user-add-password').fill(NEW_USER.password);
+    await page.getByTestId('user-add-submit').click();
+    await page.locator(`[data-testid=user-row][data-user="${NEW_USER.name}"]`).waitFor(UI_WAIT);
+    const users = (await api(hub.url, '/api/users', { token: admin })).json.users as Array<{ name: string; role: string; disabled: boolean }>;
+    expect(users.find((u) => u.name === NEW_USER.name)).toMatchObject({ role: NEW_USER.role, disabled: false });
+    await screenshot(page, 'admin', 'admin');
+
+    // The password the admin typed is the one that works, with the role picked.
+    const newcomer = await open(NEW_USER);
+    expect(await newcomer.getByTestId('header-user-role').textContent()).toBe(NEW_USER.role);
+    expect(await newcomer.getByTestId('nav-admin').count()).toBe(0);
   }, 45_000);
 });

@@ -22,18 +22,30 @@ export async function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
 }
 
-/** A signed-in page and what went wrong in it that no assertion looked at. */
+/** A page of the web app and what went wrong in it that no assertion looked at. */
 export interface UserPage {
   page: Page;
-  /** Uncaught exceptions, console errors and 5xx answers from the hub, as text. */
+  /** Uncaught exceptions, console errors, 5xx answers from the hub and parts shown "not available", as text. */
   problems: string[];
 }
 
+/** Runs in every page before the app: reports each "not available" element once. Text, as this file has no DOM types. */
+const WATCH_NOT_AVAILABLE = `
+  const reported = new WeakSet();
+  new MutationObserver(() => {
+    for (const element of document.querySelectorAll('[data-testid="not-available"]')) {
+      if (reported.has(element)) continue;
+      reported.add(element);
+      window.vigilTestNotAvailable(element.textContent ?? '');
+    }
+  }).observe(document, { childList: true, subtree: true, characterData: true });
+`;
+
 /**
- * A fresh browser context (own cookies) signed in through the login form.
- * `hash` is the route to open (`#/models`); the app comes back to it after the login.
+ * A fresh browser context (own cookies) on the hub's login page. `hash` is the
+ * route to open (`#/models`); the app comes back to it after the login.
  */
-export async function signIn(browser: Browser, hubUrl: string, user: { name: string; password: string }, hash = ''): Promise<UserPage> {
+export async function openLoginPage(browser: Browser, hubUrl: string, hash = ''): Promise<UserPage> {
   const context = await browser.newContext({ viewport: VIEWPORT });
   const page = await context.newPage();
   const problems: string[] = [];
@@ -46,18 +58,42 @@ export async function signIn(browser: Browser, hubUrl: string, user: { name: str
   page.on('response', (r) => {
     if (r.status() >= 500) problems.push(`${r.status()} from ${r.request().method()} ${r.url()}`);
   });
+  // The app shows "not available" for a part whose endpoint answered 404; the hub serves
+  // every part, so one showing up means the app asks a wrong path. Watched on every page,
+  // also on those no screenshot is taken of.
+  await page.exposeFunction('vigilTestNotAvailable', (text: string) => problems.push(`shown as not available: ${text}`));
+  await page.addInitScript(WATCH_NOT_AVAILABLE);
   await page.goto(`${hubUrl}/${hash}`);
   await page.getByTestId('login-form').waitFor();
+  return { page, problems };
+}
+
+/** Signs in through the login form of a page openLoginPage opened. */
+export async function submitLogin(page: Page, user: { name: string; password: string }): Promise<void> {
   await page.getByTestId('login-username').fill(user.name);
   await page.getByTestId('login-password').fill(user.password);
   await page.getByTestId('login-submit').click();
   await page.getByTestId('header-user-name').waitFor();
   expect(await page.getByTestId('header-user-name').textContent()).toBe(user.name);
-  return { page, problems };
 }
 
-/** Saves the page as `test-artifacts/screenshots/<test>-<page>.png` (the folder is made on first use). */
+/** A fresh browser context signed in through the login form, on `hash` (see openLoginPage). */
+export async function signIn(browser: Browser, hubUrl: string, user: { name: string; password: string }, hash = ''): Promise<UserPage> {
+  const opened = await openLoginPage(browser, hubUrl, hash);
+  await submitLogin(opened.page, user);
+  return opened;
+}
+
+/**
+ * Saves the page as `test-artifacts/screenshots/<test>-<page>.png` (the folder
+ * is made on first use), after checking what a look at it would show wrong:
+ * a part "not available" (the app asked a wrong path), or a page wider than
+ * the 1366 px plant screen (a horizontal scroll bar).
+ */
 export async function screenshot(page: Page, test: string, pageName: string): Promise<string> {
+  expect(await page.getByTestId('not-available').allTextContents(), `${pageName}: parts not available`).toEqual([]);
+  const width = await page.locator('html').evaluate((html) => ({ scroll: html.scrollWidth, window: html.ownerDocument.defaultView?.innerWidth ?? 0 }));
+  expect(width.scroll, `${pageName}: ${width.scroll} px wide in a ${width.window} px window`).toBeLessThanOrEqual(width.window);
   mkdirSync(SCREENSHOTS, { recursive: true });
   const path = join(SCREENSHOTS, `${test}-${pageName}.png`);
   await page.screenshot({ path, fullPage: true });

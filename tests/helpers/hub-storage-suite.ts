@@ -442,6 +442,51 @@ export function hubStorageSuite(name: string, open: () => Promise<HubStorage>, c
           expect(await ids({ agent: 'a1', offset: 1, limit: 1 })).toEqual([alarmOld.id]);
         });
 
+        it('searches with q: every word, any case, in gateway, model, version, top tags or the answer', async () => {
+          // resolvedOld: real, cause "bearing wear", note "checked on site", by op@plant; resolvedNew: normal, same note and author.
+          expect(await ids({ q: 'BEARING' })).toEqual([resolvedOld.id]);
+          expect(await ids({ q: 'Wear  bearing' })).toEqual([resolvedOld.id]);
+          expect(await ids({ q: 'checked', status: 'resolved' })).toEqual([resolvedNew.id, resolvedOld.id]);
+          expect(await ids({ q: 'OP@PLANT normal' })).toEqual([resolvedNew.id]);
+          expect(await ids({ q: 'fan-ae' })).toEqual([warnNewest.id]);
+          expect(await ids({ q: 'a2' })).toEqual([resolvedNew.id]);
+          expect(await ids({ q: '2.0.0' })).toEqual([warnNewest.id]);
+          expect(await ids({ q: 'FLOW', status: 'unresolved' })).toEqual([alarmNew.id, alarmOld.id, warnNewest.id]);
+          // Every word must match; a word never spans two fields; white space alone searches nothing.
+          expect(await ids({ q: 'bearing pressure' })).toEqual([]);
+          expect(await ids({ q: 'wearchecked' })).toEqual([]);
+          expect(await ids({ q: '  ' })).toEqual(await ids({}));
+          // Words the JSON or the answer carry outside those fields (keys, ids, numbers) do not match.
+          expect(await ids({ q: 'peakScore' })).toEqual([]);
+          expect(await ids({ q: 'share' })).toEqual([]);
+          expect(await ids({ q: String(resolvedOld.start) })).toEqual([]);
+          // Combined with the other filters and paged after the search.
+          expect(await ids({ q: 'checked', agent: 'a1' })).toEqual([resolvedOld.id]);
+          expect(await ids({ q: 'flow', limit: 2, offset: 1 })).toEqual([alarmOld.id, warnNewest.id]);
+          expect(await ids({ q: 'flow', offset: 4 })).toEqual([resolvedOld.id]);
+        });
+
+        it('searches letters beyond ASCII, quotes and backslashes case-insensitively, whatever the database locale', async () => {
+          const odd = episode({ agent: 'a1', start: T0 + 5000, topTags: [{ tag: 'Kühlwasser.Temp', share: 1 }] });
+          await ingestEpisodes('a1', 10, [odd], T0 + 10_000);
+          await storage.resolveEpisode(odd.id, { label: 'real', cause: 'ÜBERHITZUNG "Lager"', note: 'Ventil C:\\Zulauf', by: 'Ölwart', at: T0 + 9_000 });
+          expect(await ids({ q: 'kühlwasser.temp' })).toEqual([odd.id]);
+          expect(await ids({ q: 'überhitzung' })).toEqual([odd.id]);
+          expect(await ids({ q: 'ölwart "lager"' })).toEqual([odd.id]);
+          expect(await ids({ q: 'c:\\zulauf' })).toEqual([odd.id]);
+          expect(await ids({ q: 'zulauf" ' })).toEqual([]);
+        });
+
+        it('finds the few matches among many episodes, in list order, paged', async () => {
+          // "tag" is in every stored episode's JSON (the topTags key) but a field only of every 400th.
+          const many = Array.from({ length: 1201 }, (_, i) => episode({ agent: 'a3', start: T0 + 10_000 + i, topTags: [{ tag: i % 400 === 0 ? 'spare-tag' : 'flow', share: 1 }] }));
+          await ingestEpisodes('a3', 1, many, T0 + 20_000);
+          const at = (...indexes: number[]) => indexes.map((i) => many[i]!.id);
+          expect(await ids({ q: 'tag' })).toEqual(at(1200, 800, 400, 0));
+          expect(await ids({ q: 'TAG', offset: 1, limit: 2 })).toEqual(at(800, 400));
+          expect(await ids({ q: 'spare-tag', offset: 3 })).toEqual(at(0));
+        });
+
         it('moves an episode between groups when it is resolved', async () => {
           await storage.resolveEpisode(alarmNew.id, resolution('unsure'));
           expect(await ids({ status: 'unresolved' })).toEqual([alarmOld.id, warnNewest.id]);

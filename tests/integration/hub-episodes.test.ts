@@ -130,6 +130,24 @@ describe('episodes API', () => {
     expect((await api(hub.url, '/api/models/performance?model=other', { token: viewer })).json.versions).toEqual([]);
   });
 
+  it('searches with q: the answer, tags, gateway and version, every word in any case, with the other filters', async () => {
+    // Now e1 is real (cause "bearing wear", note "replaced on the 3rd"), e2 normal, both by op-anna; e3 unresolved.
+    const search = async (query: Record<string, string>) => {
+      const response = await api(hub.url, `/api/episodes?${new URLSearchParams(query)}`, { token: viewer });
+      expect(response.status).toBe(200);
+      return ids(response.json);
+    };
+    expect(await search({ q: 'Bearing' })).toEqual([e1.id]);
+    expect(await search({ q: 'REPLACED wear' })).toEqual([e1.id]);
+    expect(await search({ q: 'op-anna', status: 'resolved' })).toEqual([e1.id, e2.id]);
+    expect(await search({ q: 'normal' })).toEqual([e2.id]);
+    expect(await search({ q: 'PUMP1.TEMP', status: 'unresolved' })).toEqual([e3.id]);
+    expect(await search({ q: 'gw-ep', version: '2.0.0' })).toEqual([e3.id]);
+    expect(await search({ q: 'bearing normal' })).toEqual([]);
+    expect(await search({ q: 'op-anna', limit: '1', offset: '1' })).toEqual([e2.id]);
+    expect(await search({ q: '' })).toEqual([e3.id, e1.id, e2.id]);
+  });
+
   it('shows raw records for inspection', async () => {
     const episodes = await api(hub.url, '/api/records/episodes?agent=gw-ep&limit=2', { token: viewer });
     expect(episodes.json.total).toBe(5);
@@ -139,7 +157,7 @@ describe('episodes API', () => {
   });
 
   it('names the bad query parameter', async () => {
-    for (const [query, field] of [['limit=0', 'limit'], ['from=yesterday', 'from'], ['status=open', 'status'], ['bogus=1', 'query']] as const) {
+    for (const [query, field] of [['limit=0', 'limit'], ['from=yesterday', 'from'], ['status=open', 'status'], [`q=${'x'.repeat(501)}`, 'q'], ['bogus=1', 'query']] as const) {
       const response = await api(hub.url, `/api/episodes?${query}`, { token: viewer });
       expect(response.status).toBe(400);
       expect(response.json.error.message).toMatch(new RegExp(`^${field}: `));

@@ -237,7 +237,7 @@ describe('roles of web users', () => {
   };
   const resolution = `/api/episodes/${encodeURIComponent(episode.id)}/resolution`;
 
-  it('lets a viewer read but not resolve (403); an operator resolves, recorded with the user name', async () => {
+  it('lets a viewer read but not resolve (403); an operator resolves, recorded with the user name, but may not deploy or add agents (403)', async () => {
     await hub.storage.ingest('gw-web', 'e1', 'episodes', [{ seq: 1, at: episode.start, body: episode }], Date.now());
     const viewer = await login('victor', 'victor-password-1');
     expect((await call('/api/episodes', { cookie: viewer.cookie })).json.episodes).toHaveLength(1);
@@ -246,9 +246,20 @@ describe('roles of web users', () => {
     expect(refused.json.error.message).toMatch(/needs the operator role; the user "victor" is viewer/);
 
     const operator = await login('olga', 'olga-password-1');
+    // With a valid session and CSRF token: the role is what refuses, and nothing is created.
+    const deploy = await call('/api/deployments', { ...operator, body: { model: 'pump', version: '1.0.0', agents: ['gw-web'] } });
+    expect(deploy.status).toBe(403);
+    expect(deploy.json.error).toMatchObject({ code: 'VIGIL_API_FORBIDDEN', message: expect.stringMatching(/needs the admin role; the user "olga" is operator/) });
+    expect(await hub.storage.listDeployments({})).toEqual([]);
+    const addAgent = await call('/api/agents', { ...operator, body: { id: 'gw-by-operator' } });
+    expect(addAgent.status).toBe(403);
+    expect(addAgent.json.error.code).toBe('VIGIL_API_FORBIDDEN');
+    expect(await hub.storage.getAgent('gw-by-operator')).toBeUndefined();
+
     const resolved = await call(resolution, { ...operator, body: { label: 'real', cause: 'seal leak' } });
     expect(resolved.status).toBe(200);
     expect(resolved.json.resolution).toMatchObject({ label: 'real', cause: 'seal leak', by: 'olga' });
+    expect((await hub.storage.getEpisode(episode.id))?.resolution).toMatchObject({ label: 'real', cause: 'seal leak', by: 'olga' });
   });
 
   it('keeps the users API for admins; scrypt hashes; role changes, new passwords and disabling apply at once', async () => {

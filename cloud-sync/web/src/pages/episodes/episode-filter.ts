@@ -1,6 +1,6 @@
 export type StatusTab = 'unresolved' | 'resolved' | 'all';
 
-/** What the episodes list asks the hub for (status, agent, model, time span) plus the in-browser search. */
+/** What the episodes list asks the hub for: status, agent, model, time span, text search, how many. */
 export interface EpisodeFilter {
   status: StatusTab;
   agent: string;

@@ -1,23 +1,13 @@
-import type { EpisodeSummary } from '../../api/api-types.js';
-import { LABEL_TEXT } from './resolution-text.js';
+/** How long typing pauses before the search box asks the hub: one request per pause, not per keystroke. */
+export const SEARCH_PAUSE_MS = 400;
 
 /**
- * The search box filters the fetched page in the browser: every word must
- * appear in the gateway, model, version, tags, answer, cause, note or who
- * answered (case-insensitive).
+ * The search box's text as the hub's `q` (undefined when blank). The hub
+ * searches all its episodes, not only the fetched page: every word must
+ * appear, in any case, in the gateway, model, version, a top tag, or the
+ * answer (real / normal / unsure, cause, note, who answered).
  */
-export function matchesSearch(entry: EpisodeSummary, search: string): boolean {
-  const words = search.toLowerCase().split(/\s+/).filter((w) => w !== '');
-  if (words.length === 0) return true;
-  const { episode, resolution } = entry;
-  const haystack = [
-    episode.agent,
-    episode.model,
-    episode.version,
-    ...episode.topTags.map((t) => t.tag),
-    resolution ? `${resolution.label} ${LABEL_TEXT[resolution.label]} ${resolution.cause ?? ''} ${resolution.note ?? ''} ${resolution.by}` : 'unresolved',
-  ]
-    .join(' ')
-    .toLowerCase();
-  return words.every((w) => haystack.includes(w));
+export function searchQuery(search: string): string | undefined {
+  const words = search.trim().split(/\s+/).filter((w) => w !== '');
+  return words.length === 0 ? undefined : words.join(' ');
 }

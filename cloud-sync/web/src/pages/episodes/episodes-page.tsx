@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useCallback, useEffect, useState } from 'preact/hooks';
 import { api, withQuery } from '../../api/api-client.js';
 import type { EpisodeList } from '../../api/api-types.js';
 import { ErrorNotice } from '../../components/error-notice.js';
@@ -9,7 +9,7 @@ import { DigestSummary } from './digest-summary.js';
 import { DEFAULT_FILTER, PAGE_SIZE, type EpisodeFilter } from './episode-filter.js';
 import { EpisodeFilters } from './episode-filters.js';
 import { EpisodeRow } from './episode-row.js';
-import { matchesSearch } from './episode-search.js';
+import { searchQuery } from './episode-search.js';
 
 // Kept across page changes: coming back from an episode shows the same tab and filters.
 let remembered: EpisodeFilter = DEFAULT_FILTER;
@@ -18,14 +18,17 @@ let remembered: EpisodeFilter = DEFAULT_FILTER;
 export function EpisodesPage() {
   const [filter, setFilter] = useState(remembered);
   const queue = useReviewQueue();
-  const update = (patch: Partial<EpisodeFilter>) =>
-    setFilter((f) => {
-      // A new question to the hub starts from the first page; the search box only filters what is here.
-      const asksAnew = Object.keys(patch).some((key) => key !== 'search' && key !== 'limit');
-      const next = { ...f, ...patch, ...(asksAnew ? { limit: PAGE_SIZE } : {}) };
-      remembered = next;
-      return next;
-    });
+  const update = useCallback(
+    (patch: Partial<EpisodeFilter>) =>
+      setFilter((f) => {
+        // A new question to the hub (the search included) starts from the first page.
+        const asksAnew = Object.keys(patch).some((key) => key !== 'limit');
+        const next = { ...f, ...patch, ...(asksAnew ? { limit: PAGE_SIZE } : {}) };
+        remembered = next;
+        return next;
+      }),
+    [],
+  );
 
   const path = withQuery('/api/episodes', {
     status: filter.status,
@@ -33,15 +36,16 @@ export function EpisodesPage() {
     model: filter.model,
     from: parseLocalDateTime(filter.from),
     to: parseLocalDateTime(filter.to),
+    q: searchQuery(filter.search),
     limit: filter.limit,
   });
   const list = usePolled(() => api.get<EpisodeList>(path), [path]);
-  const shown = useMemo(() => (list.data?.episodes ?? []).filter((e) => matchesSearch(e, filter.search)), [list.data, filter.search]);
+  const shown = list.data?.episodes;
   const { setIds } = queue;
-  useEffect(() => setIds(shown.map((e) => e.episode.id)), [shown, setIds]);
+  useEffect(() => setIds((shown ?? []).map((e) => e.episode.id)), [shown, setIds]);
 
   const now = Date.now();
-  const fetched = list.data?.episodes.length ?? 0;
+  const fetched = shown?.length ?? 0;
   return (
     <>
       <DigestSummary />
@@ -61,20 +65,20 @@ export function EpisodesPage() {
           </tr>
         </thead>
         <tbody>
-          {shown.map((entry) => (
+          {(shown ?? []).map((entry) => (
             <EpisodeRow entry={entry} now={now} key={entry.episode.id} />
           ))}
         </tbody>
       </table>
-      {list.data && shown.length === 0 ? (
+      {list.data && fetched === 0 ? (
         <p class="empty" data-testid="episodes-empty">
-          {fetched > 0 ? 'No episode matches the search.' : filter.status === 'unresolved' ? 'Nothing waits for an answer.' : 'No episodes match these filters.'}
+          {searchQuery(filter.search) !== undefined ? 'No episode matches the search.' : filter.status === 'unresolved' ? 'Nothing waits for an answer.' : 'No episodes match these filters.'}
         </p>
       ) : null}
       {list.loading && !list.data ? <p class="muted">Loading episodes…</p> : null}
       <footer class="list-footer">
         <span class="muted">
-          {shown.length} shown{fetched !== shown.length ? ` of ${fetched} fetched` : ''} · refreshes every 15 s · press an episode to review it, then j/k to step through
+          {fetched} shown · refreshes every 15 s · press an episode to review it, then j/k to step through
         </span>
         {fetched >= filter.limit && filter.limit < 1000 ? (
           <button type="button" onClick={() => update({ limit: filter.limit + PAGE_SIZE })} data-testid="episodes-more">
