@@ -6,6 +6,7 @@ import type { Deployer, DeploymentView } from '../deployments/deployer.js';
 import type { DeploymentRecord, HubStorage } from '../storage/hub-storage.js';
 import type { ApiRoute, Caller } from './api-route.js';
 import { limitParam, queryObject } from './query-params.js';
+import { compareShadowDeployment } from './shadow-comparison.js';
 import { validateInput } from './validate-input.js';
 
 export interface DeploymentRoutesDeps {
@@ -27,8 +28,9 @@ const RollbackBodySchema = z.strictObject({
 type DeploymentSummary = DeploymentRecord & { counts: Partial<Record<DeploymentStatus, number>>; agents: number };
 
 /**
- * Deployments over HTTP: start one and roll one back (admin), list them and
- * follow one agent by agent (viewer). Starting and rolling back answer with the
+ * Deployments over HTTP: start one and roll one back (admin), list them,
+ * follow one agent by agent and compare a shadow candidate with the active
+ * version on the same windows (viewer). Starting and rolling back answer with the
  * deployment and its targets, so the caller sees at once who was chosen and
  * who has no previous version to return to.
  */
@@ -65,6 +67,17 @@ export function deploymentRoutes(deps: DeploymentRoutesDeps): ApiRoute[] {
       path: '/api/deployments/:id',
       access: 'viewer',
       handle: async (req) => ({ status: 200, json: await view(req.params.id ?? '') }),
+    },
+    {
+      method: 'GET',
+      path: '/api/deployments/:id/comparison',
+      access: 'viewer',
+      handle: async (req) => {
+        const id = req.params.id ?? '';
+        const deployment = await storage.getDeployment(id);
+        if (!deployment) throw new VigilError('VIGIL_API_NOT_FOUND', `there is no deployment ${id}`, { details: { deployment: id } });
+        return { status: 200, json: await compareShadowDeployment(storage, deployment) };
+      },
     },
     {
       method: 'POST',

@@ -30,9 +30,10 @@ export interface ScoreHistogram {
   alarms: number;
   warns: number;
   /**
-   * Alarm windows per day of scored event time (at least one hour counted):
-   * during a shadow deployment both versions score the same windows, so this
-   * compares their false alarms on the same data before switching.
+   * Alarm windows per day of scored event time (at least one hour counted)
+   * over the version's whole life on every gateway, shadow scores included.
+   * Not a like-for-like comparison of two versions: a shadow deployment's
+   * comparison (api/shadow-comparison.ts) pairs the windows both scored.
    */
   alarmsPerDay: number | null;
   firstEnd: number | null;

@@ -9,13 +9,14 @@ import { formatDuration, formatWhen } from '../../format/time-format.js';
 import { useSession } from '../../session/session-context.js';
 import { DeploymentTargets } from './deployment-targets.js';
 import { describeSelector, STATUS_ORDER, statusClass } from './deployment-status.js';
+import { ShadowComparison } from './shadow-comparison.js';
 
 interface DeploymentsTableProps {
   deployments: readonly DeploymentSummary[];
   onChanged: () => void;
 }
 
-/** Deployments, newest first, with per-gateway status counts; a row opens its gateways; admins roll back. */
+/** Deployments, newest first, with per-gateway status counts; a row opens its gateways (and a shadow's comparison with the active version); admins roll back. */
 export function DeploymentsTable({ deployments, onChanged }: DeploymentsTableProps) {
   const { isAdmin } = useSession();
   const [open, setOpen] = useState<string | null>(null);
@@ -85,6 +86,7 @@ export function DeploymentsTable({ deployments, onChanged }: DeploymentsTablePro
               {open === d.id ? (
                 <tr class="row-detail">
                   <td colSpan={8}>
+                    {d.mode === 'shadow' ? <ShadowComparison id={d.id} /> : null}
                     <DeploymentTargets id={d.id} />
                   </td>
                 </tr>

@@ -31,7 +31,7 @@ export function ScoreHistogram({ model, version }: { model: string; version: str
       <div class="histogram-axis small muted">
         <span>{formatScore(first.lo)}</span>
         <span>n = {formatCount(h.total)}</span>
-        <span data-testid="alarms-per-day" title="alarm windows per day of scored time, shadow scores included: compare a candidate in shadow with the active version">
+        <span data-testid="alarms-per-day" title="alarm windows per day of scored time over this version's life, shadow scores included; open a shadow deployment to compare it with the active version on the same windows">
           {h.alarmsPerDay === null ? '' : `${formatCount(h.alarmsPerDay)} alarms/day`}
         </span>
         <span>{formatScore(last.hi)}</span>
