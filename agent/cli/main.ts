@@ -81,7 +81,7 @@ program
 program
   .command('demo')
   .description('Run Vigil on embedded defaults: a simulated plant (OPC UA server with pumps, embedded MQTT broker with a publisher), an agent reading both, and a hub with its web app that learns a model from the agent’s history, deploys it, and shows the episodes of injected faults.')
-  .option('--data <dir>', 'data folder for the demo (deleted and recreated)', '.vigil-demo')
+  .option('--data <dir>', 'data folder for the demo (deleted and recreated on the next run; a non-empty folder the demo did not make is refused)', '.vigil-demo')
   .option('--port <port>', 'port of the agent\'s HTTP endpoints (0 = any free port)', positiveInt('--port'), 8710)
   .option('--duration <seconds>', 'stop by itself after this many seconds (0 = run until Ctrl-C)', positiveInt('--duration'), 0)
   .option('--hub-port <port>', "port of the hub and its web app (0 = any free port)", positiveInt('--hub-port'), 8720)

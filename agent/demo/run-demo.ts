@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describeError, VigilError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/logger.js';
@@ -10,6 +10,7 @@ import { startMqttPlant } from './mqtt-plant.js';
 import { demoAgentYaml, demoMqttTagsYaml, demoOpcuaTagsCsv } from './demo-config.js';
 import { DEMO_USER, startDemoHub } from './demo-hub.js';
 import { DEMO_MODEL, trainAndDeployBaseline } from './demo-baseline.js';
+import { resetDemoFolder } from './demo-folder.js';
 import { scheduleFaults } from './fault-schedule.js';
 
 export interface DemoOptions {
@@ -41,13 +42,15 @@ const PLANT_PERIOD_MS = 200;
 export async function runDemo(opts: DemoOptions): Promise<number> {
   const log = createLogger({ level: process.env.VIGIL_LOG_LEVEL ?? 'info' });
   const say = (line: string) => process.stdout.write(`[demo] ${line}\n`);
-  const dataDir = resolve(opts.data);
-  rmSync(dataDir, { recursive: true, force: true });
-  mkdirSync(dataDir, { recursive: true });
-
   if (opts.faultFor >= opts.faultEvery) {
     process.stderr.write(`--fault-for (${opts.faultFor} s) must be shorter than --fault-every (${opts.faultEvery} s)\n`);
     return 2;
+  }
+  const dataDir = resolve(opts.data);
+  const refused = resetDemoFolder(dataDir);
+  if (refused) {
+    process.stderr.write(`vigil demo: ${refused}\n`);
+    return 1;
   }
   const pumps = 3;
   // Undone in reverse order on any exit path.

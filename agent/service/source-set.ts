@@ -24,6 +24,8 @@ export interface SourceSetContext {
 export class SourceSet {
   readonly list: SourceSlot[] = [];
   private signal: AbortSignal | undefined;
+  /** Per started slot: unhooks it from the agent's abort signal once it leaves the set. */
+  private readonly unlink = new Map<SourceSlot, () => void>();
 
   constructor(
     config: ResolvedConfig,
@@ -49,7 +51,10 @@ export class SourceSet {
   async apply(diff: ConfigDiff, next: ResolvedConfig, newestTs: (tag: string) => number | undefined): Promise<void> {
     const byName = new Map(next.sources.map((s): [string, SourceConfig] => [s.name, s]));
     const removed = this.list.filter((s) => diff.sources.removed.includes(s.name));
-    for (const slot of removed) this.list.splice(this.list.indexOf(slot), 1);
+    for (const slot of removed) {
+      this.list.splice(this.list.indexOf(slot), 1);
+      this.release(slot);
+    }
     await Promise.allSettled(removed.map((s) => s.stop()));
 
     await Promise.all(
@@ -60,6 +65,7 @@ export class SourceSet {
         if (slot.type !== config.type) {
           // An OPC UA server became an MQTT broker under the same name: nothing carries over.
           await slot.stop();
+          this.release(slot);
           const fresh = this.slot(config, next);
           this.list.splice(this.list.indexOf(slot), 1, fresh);
           await this.startSlot(fresh);
@@ -84,11 +90,34 @@ export class SourceSet {
 
   private async startSlot(slot: SourceSlot): Promise<void> {
     try {
-      await slot.start(this.signal);
+      await slot.start(this.linkedSignal(slot));
     } catch (err) {
       // A source that fails to start is reported, not fatal: the others run.
       this.ctx.log.error({ source: slot.name, err: describeError(err) }, 'source failed to start');
     }
+  }
+
+  /**
+   * The slot's own abort signal, which follows the agent's. A source listens
+   * on the signal it started with for good: were that the agent's, every
+   * source a reload removed would stay listening on it, one listener and one
+   * stopped source kept in memory per removal (and Node's listener-leak
+   * warning after ten).
+   */
+  private linkedSignal(slot: SourceSlot): AbortSignal | undefined {
+    const agent = this.signal;
+    if (!agent) return undefined;
+    const own = new AbortController();
+    if (agent.aborted) own.abort();
+    const follow = () => own.abort();
+    agent.addEventListener('abort', follow, { once: true });
+    this.unlink.set(slot, () => agent.removeEventListener('abort', follow));
+    return own.signal;
+  }
+
+  private release(slot: SourceSlot): void {
+    this.unlink.get(slot)?.();
+    this.unlink.delete(slot);
   }
 }
 

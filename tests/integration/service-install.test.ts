@@ -131,6 +131,41 @@ describe('systemd/install.sh (staged with --destdir, never touching this system)
     expect(existsSync(untouched)).toBe(false);
   });
 
+  it('--dry-run without --destdir (no root needed) prints the system steps: user, ownership and modes of /etc/vigil, daemon-reload — and changes nothing', () => {
+    const systemPaths = ['/opt/vigil', '/etc/vigil', '/var/lib/vigil', '/usr/local/bin/vigil', '/etc/systemd/system/vigil-agent.service'];
+    const before = systemPaths.map((p) => existsSync(p));
+    const run = install(['agent', '--from', from, '--dry-run']);
+    expect(run.err).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.out).toContain('Dry run: installing the Vigil agent from');
+    expect(run.out).toContain('into /opt/vigil would take these steps (nothing is changed):');
+    const lines = run.out.split('\n');
+    const at = (line: string) => {
+      const i = lines.indexOf(line);
+      expect(i, `"${line}" in:\n${run.out}`).toBeGreaterThanOrEqual(0);
+      return i;
+    };
+    // The user exists on a machine where Vigil was installed before; else it is created first.
+    const userExists = spawnSync('getent', ['passwd', 'vigil']).status === 0;
+    const user = at(userExists ? 'user vigil exists' : 'would run: useradd --system --user-group --home-dir /var/lib/vigil --no-create-home --shell /usr/sbin/nologin --comment Vigil agent and hub vigil');
+    const folders = at('would run: mkdir -p /etc/vigil/secrets /var/lib/vigil/agent');
+    const owner = at('would run: chown root:vigil /etc/vigil /etc/vigil/secrets');
+    const mode = at('would run: chmod 0750 /etc/vigil /etc/vigil/secrets');
+    at('would run: chown vigil:vigil /var/lib/vigil /var/lib/vigil/agent');
+    at('would run: chmod 0750 /var/lib/vigil /var/lib/vigil/agent');
+    expect(user).toBeLessThan(folders);
+    expect(folders).toBeLessThan(owner);
+    expect(owner).toBeLessThan(mode);
+    at('would run: ln -sfn /opt/vigil/bin/vigil.js /usr/local/bin/vigil');
+    const node = spawnSync('bash', ['-c', 'command -v node'], { encoding: 'utf8' }).stdout.trim();
+    const unit = at(`would write: /etc/systemd/system/vigil-agent.service (node at ${node}, program in /opt/vigil)`);
+    // daemon-reload where systemd runs (as PID 1 it creates /run/systemd/system); a container says why it skips it.
+    const systemd = existsSync('/run/systemd/system') && spawnSync('bash', ['-c', 'command -v systemctl']).status === 0;
+    expect(at(systemd ? 'would run: systemctl daemon-reload' : 'skipped: systemctl daemon-reload (systemd is not running here)')).toBeGreaterThan(unit);
+    expect(run.out).not.toContain('staged install');
+    expect(systemPaths.map((p) => existsSync(p))).toEqual(before);
+  });
+
   it('refuses an unbuilt checkout, and a hub without its web app, saying what to run', () => {
     const unbuilt = install(['agent', '--from', fakeBuild('unbuilt', { dist: false }), '--destdir', join(work, 'x'), '--dry-run']);
     expect(unbuilt.code).toBe(1);

@@ -42,6 +42,7 @@ export class MqttSource implements Source {
   private readonly rebirthAsked = new Map<string, number>();
   private readonly rebirthIntervalMs: number;
   private client: MqttClient | undefined;
+  private readonly detachers = new WeakMap<MqttClient, () => void>();
   private protocolVersion: 4 | 5 = 5;
   private connected = false;
   private everConnected = false;
@@ -112,8 +113,7 @@ export class MqttSource implements Source {
         resolve();
       });
     });
-    client.removeAllListeners();
-    client.on('error', () => {});
+    this.detach(client);
     this.setConnected(false, 'stopped');
   }
 
@@ -137,10 +137,27 @@ export class MqttSource implements Source {
     this.state = this.attempt === 0 ? 'connecting' : this.state;
     const client = mqtt.connect(this.config.url, options);
     this.client = client;
-    client.on('connect', (connack) => this.onConnect(client, connack));
-    client.on('message', (topic, payload) => this.onMessage(topic, payload));
-    client.on('error', (err) => this.onError(client, err));
-    client.on('close', () => this.onClose(client));
+    const onConnect = (connack: IConnackPacket) => this.onConnect(client, connack);
+    const onMessage = (topic: string, payload: Buffer) => this.onMessage(topic, payload);
+    const onError = (err: Error & { code?: unknown }) => this.onError(client, err);
+    const onClose = () => this.onClose(client);
+    client.on('connect', onConnect).on('message', onMessage).on('error', onError).on('close', onClose);
+    this.detachers.set(client, () => {
+      client.off('connect', onConnect).off('message', onMessage).off('error', onError).off('close', onClose);
+      client.on('error', () => {});
+    });
+  }
+
+  /**
+   * Removes the source's own listeners from a client it is done with, and
+   * only those: mqtt.js clears its CONNACK timer in its own 'close' listener,
+   * which a client ended while still connecting emits only after end()
+   * returned. Without it the timer kept a stopped agent's process alive for
+   * connectTimeout (15 s).
+   */
+  private detach(client: MqttClient): void {
+    this.detachers.get(client)?.();
+    this.detachers.delete(client);
   }
 
   private onMessage(topic: string, payload: Buffer): void {
@@ -232,8 +249,7 @@ export class MqttSource implements Source {
     if (this.stopping || client !== this.client) return;
     if (client.options.protocolVersion !== this.protocolVersion) {
       // The protocol version is fixed per client: build a new one after a fallback.
-      client.removeAllListeners();
-      client.on('error', () => {});
+      this.detach(client);
       client.end(true);
       this.connect();
       return;
