@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -167,6 +167,39 @@ describe('shutdown edges', () => {
       expect(events).toEqual([]);
     } finally {
       agent.child.kill('SIGKILL');
+    }
+  }, 60_000);
+
+  it('SIGTERM during the hub\'s start-up: it finishes starting, stops cleanly (exit 0) and never reports READY=1', async () => {
+    const hubDir = join(dir, 'hub-early-stop');
+    mkdirSync(hubDir, { recursive: true });
+    const configFile = join(hubDir, 'hub.yaml');
+    writeFileSync(configFile, ['hub:', '  id: early-stop-hub', '  dataDir: ./data', 'http:', '  host: 127.0.0.1', '  port: 0', ''].join('\n'));
+    const before = notify.messages().length;
+    const hub = spawnVigil(['hub', '--config', configFile], { NOTIFY_SOCKET: notify.address });
+    let sentAt = 0;
+    hub.child.stdout.on('data', () => {
+      if (sentAt === 0 && hub.stdout().includes('"msg":"hub starting"')) {
+        sentAt = Date.now();
+        hub.child.kill('SIGTERM');
+      }
+    });
+    try {
+      const code = await hub.exited;
+      expect(code, hub.stdout() + hub.stderr()).toBe(0);
+      expect(sentAt).toBeGreaterThan(0);
+      expect(Date.now() - sentAt).toBeLessThan(Math.min(8000, GRACEFUL_STOP_MS));
+      const msgs = hub
+        .stdout()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => (JSON.parse(l) as LogEntry).msg);
+      expect(msgs).toContain('a stop was asked for during start-up: stopping without reporting ready');
+      expect(msgs.indexOf('hub stopped')).toBeGreaterThan(msgs.indexOf('hub running'));
+      await notify.waitFor('STOPPING', 5000, before);
+      expect(notify.messages().slice(before).some((m) => m.fields.READY === '1')).toBe(false);
+    } finally {
+      hub.child.kill('SIGKILL');
     }
   }, 60_000);
 
