@@ -31,6 +31,11 @@ const LineageSchema = z.strictObject({
         from: z.number().int().describe('First sample used, in ms since the Unix epoch.'),
         to: z.number().int().describe('Last sample used, in ms since the Unix epoch.'),
         windows: z.number().int().nonnegative().describe('Windows of this source the model was fitted or calibrated on.'),
+        note: z
+          .string()
+          .min(1)
+          .optional()
+          .describe("How the data was read when that matters: an answered episode's raw history or only its downsampled snapshot, a parent's source read again only in part or not at all (windows 0)."),
       }),
     )
     .default([])

@@ -1,25 +1,21 @@
 import { z } from 'zod';
 import { VigilError } from '../../shared/errors.js';
 import { MAX_HISTORY_TAGS } from '../../shared/sync-protocol.js';
-import type { FetchedSeries, HistoryRequests } from '../gateway/history-requests.js';
+import type { HistoryRequests } from '../gateway/history-requests.js';
 import type { HubRegistry } from '../registry/hub-registry.js';
 import type { HubStorage } from '../storage/hub-storage.js';
+import { fetchedSegment, MAX_TRAINING_SAMPLES_PER_TAG } from '../training/agent-history-data.js';
 import { retrainFromAnswers } from '../training/hub-training.js';
-import { trainModel } from '../training/train-model.js';
-import { packTrainedModel } from '../training/trained-package.js';
-import type { TrainingSegment } from '../training/training-data.js';
+import { trainInWorker } from '../training/training-client.js';
 import type { ApiRoute } from './api-route.js';
 import { validateInput } from './validate-input.js';
 
 export interface TrainingRoutesDeps {
   storage: HubStorage;
   registry: HubRegistry;
-  /** Fetches raw history from agents connected to this replica. */
+  /** Fetches raw history from agents (through the replica each is connected to). */
   history: Pick<HistoryRequests, 'fetch'>;
 }
-
-/** Most samples per tag fetched for one training: training runs on the hub's event loop and holds them all in memory. */
-export const MAX_TRAINING_SAMPLES_PER_TAG = 1_000_000;
 
 /** A time as ms since the Unix epoch or an ISO 8601 text. */
 const TimeSchema = z.union([z.number().finite(), z.string().min(1)]).transform((value, ctx) => {
@@ -61,9 +57,12 @@ const RetrainBodySchema = z.strictObject({
  * connected to this replica, else 409) and registers it; no data in the
  * period, or too little to learn from → 400 (refusal VIGIL_TRAINING_DATA_INVALID).
  * `…/retrain` retrains a registered version from the episodes answered as
- * normal operation. Both are admin (they register a new version). The retrain
- * response is the new version record, what it learned from, and the alarm
- * windows of parent and candidate on the answered stretches.
+ * normal operation (their raw history from their agents, the parent's data
+ * read again; see hub-training.ts). Both are admin (they register a new
+ * version). Training runs in a worker thread: the hub keeps answering (and
+ * pinging the systemd watchdog) meanwhile. The retrain response is the new
+ * version record, what it learned from and how its data was read, and the
+ * alarm windows of parent and candidate on the answered stretches.
  */
 export function trainingRoutes(deps: TrainingRoutesDeps): ApiRoute[] {
   return [
@@ -78,22 +77,22 @@ export function trainingRoutes(deps: TrainingRoutesDeps): ApiRoute[] {
         try {
           const fetched = await deps.history.fetch(body.agent, { tags: body.tags, from: body.from, to: body.to, maxSamples: MAX_TRAINING_SAMPLES_PER_TAG });
           const version = body.version ?? (await nextFreeMinor(deps.storage, body.name));
-          // Synchronous on the event loop: bounded by MAX_TRAINING_SAMPLES_PER_TAG per tag.
-          const trained = trainModel({
-            name: body.name,
-            version,
-            description: body.description ?? `normal behaviour of ${body.tags.length} tag(s) on ${body.agent}, ${new Date(body.from).toISOString()} – ${new Date(body.to).toISOString()}`,
-            tags: body.tags,
-            samplePeriodMs: body.samplePeriodMs,
-            windowLength: body.windowLength,
-            hop: body.hop,
-            normal: [historySegment(body.agent, fetched)],
-            ...(body.missingData ? { missingData: body.missingData } : {}),
-          });
-          const packed = await packTrainedModel(trained);
-          const record = await deps.registry.upload(packed.bytes, by);
           const samples = Object.fromEntries(fetched.map((s) => [s.tag, s.ts.length]));
-          return { status: 201, json: { record, thresholds: packed.manifest.thresholds, calibration: trained.calibration, windows: trained.windows, samples } };
+          const trained = await trainInWorker({
+            request: {
+              name: body.name,
+              version,
+              description: body.description ?? `normal behaviour of ${body.tags.length} tag(s) on ${body.agent}, ${new Date(body.from).toISOString()} – ${new Date(body.to).toISOString()}`,
+              tags: body.tags,
+              samplePeriodMs: body.samplePeriodMs,
+              windowLength: body.windowLength,
+              hop: body.hop,
+              normal: [fetchedSegment({ kind: 'agent-history', name: body.agent }, fetched)],
+              ...(body.missingData ? { missingData: body.missingData } : {}),
+            },
+          });
+          const record = await deps.registry.upload(trained.packageBytes, by);
+          return { status: 201, json: { record, thresholds: trained.manifest.thresholds, calibration: trained.calibration, windows: trained.windows, samples } };
         } catch (err) {
           throw asBadRequest(err);
         }
@@ -107,7 +106,7 @@ export function trainingRoutes(deps: TrainingRoutesDeps): ApiRoute[] {
         const body = (await req.body()).length === 0 ? {} : validateInput(RetrainBodySchema, await req.json(), 'body');
         const by = req.caller.kind === 'agent' ? `agent:${req.caller.id}` : req.caller.name;
         try {
-          const result = await retrainFromAnswers(deps.storage, deps.registry, { model: req.params.name ?? '', version: req.params.version ?? '', by, ...(body.version ? { newVersion: body.version } : {}) });
+          const result = await retrainFromAnswers(deps, { model: req.params.name ?? '', version: req.params.version ?? '', by, ...(body.version ? { newVersion: body.version } : {}) });
           return { status: 201, json: result };
         } catch (err) {
           throw asBadRequest(err);
@@ -123,19 +122,6 @@ const CALLER_FIXABLE = new Set(['VIGIL_TRAINING_DATA_INVALID', 'VIGIL_MODEL_PACK
 function asBadRequest(err: unknown): unknown {
   if (!(err instanceof VigilError) || !CALLER_FIXABLE.has(err.code)) return err;
   return new VigilError('VIGIL_API_BAD_REQUEST', err.message, { cause: err, details: { refusal: err.code } });
-}
-
-/** The fetched history as one training segment; bad samples and missing values are marked, not dropped. */
-function historySegment(agent: string, fetched: readonly FetchedSeries[]): TrainingSegment {
-  return {
-    source: { kind: 'agent-history', name: agent },
-    series: fetched.map((s) => ({
-      tag: s.tag,
-      ts: Float64Array.from(s.ts),
-      values: Float64Array.from(s.values, (v) => v ?? NaN),
-      bad: Uint8Array.from(s.quality, (q) => (q === 'bad' ? 1 : 0)),
-    })),
-  };
 }
 
 /** 1.0.0 for a new model; else the next minor version after the highest registered one not taken (1.2.3 → 1.3.0). */

@@ -43,6 +43,13 @@ function retrainLines(result: RetrainResult): string[] {
   const lines = [
     `✔ retrained ${result.parent} → ${record.name}@${record.version} from ${result.resolutionsUsed} answer${result.resolutionsUsed === 1 ? '' : 's'} (registered and signed, sha256 ${record.sha256.slice(0, 12)}…)`,
   ];
+  if (result.data) {
+    const { answers, parentSources } = result.data;
+    lines.push(`  answers' data: ${answers.rawHistory} from the agents' raw history, ${answers.snapshot} only from the episodes' downsampled snapshots`);
+    const kept = parentSources.filter((s) => s.read !== 'missing').length;
+    lines.push(`  parent's data read again: ${kept} of ${parentSources.length} source${parentSources.length === 1 ? '' : 's'}`);
+    for (const s of parentSources) if (s.note) lines.push(`    ${s.kind} ${s.name}: ${s.note}`);
+  }
   if (comparison.comparable) {
     lines.push(`  alarm windows on the answered episodes' data: ${result.parent} ${comparison.parent.alarms} of ${comparison.parent.windows}, ${record.version} ${comparison.candidate.alarms} of ${comparison.candidate.windows}`);
   } else {

@@ -1,19 +1,30 @@
 import { readModelPackage } from '../../agent/models/package-file.js';
-import type { Episode, TagSnapshot } from '../../shared/episode.js';
+import type { Episode } from '../../shared/episode.js';
 import { VigilError } from '../../shared/errors.js';
 import type { ModelManifest } from '../../shared/model-manifest.js';
+import type { HistoryRequests } from '../gateway/history-requests.js';
 import type { HubRegistry } from '../registry/hub-registry.js';
 import type { HubStorage, ModelVersionRecord } from '../storage/hub-storage.js';
-import { countAlarms, type AlarmCount } from './count-alarms.js';
-import { TRAINING_METHOD_ID, TrainingMethodSchema, trainModel, type TrainingMethod } from './train-model.js';
-import { packTrainedModel } from './trained-package.js';
-import type { TagSeries, TrainingSegment } from './training-data.js';
+import { AgentHistoryReader } from './agent-history-data.js';
+import type { AlarmCount } from './count-alarms.js';
+import { answeredStretch, readEpisodeData, readParentData, type EpisodeData, type ParentSourceRead } from './retrain-data.js';
+import { TRAINING_METHOD_ID, TrainingMethodSchema, type TrainingMethod } from './train-model.js';
+import { trainInWorker } from './training-client.js';
+import type { TrainingJob, TrainingJobResult } from './training-job.js';
+import type { TrainingSegment } from './training-data.js';
 
-/** Most resolved episodes read for one retraining (each carries a snapshot of at most snapshotMaxPoints per tag). */
+/** Most resolved episodes read for one retraining. */
 const MAX_EPISODES = 1000;
 
 /** Added to the description of a retrained version; replaced, not repeated, when a retrained version is retrained. */
 const RETRAINED_SUFFIX = / — retrained from \d+ answer\(s\) on the hub$/;
+
+export interface RetrainDeps {
+  storage: HubStorage;
+  registry: HubRegistry;
+  /** Raw history from agents, wherever they are connected (the fleet's history requests). */
+  history: Pick<HistoryRequests, 'fetch'>;
+}
 
 export interface RetrainRequest {
   model: string;
@@ -30,107 +41,124 @@ export type RetrainComparison = { comparable: true; windows: number; parent: Ala
 export interface RetrainResult {
   record: ModelVersionRecord;
   parent: string;
+  /** Answered episodes learnt from: this version's and those the parent learnt from. */
   resolutionsUsed: number;
-  /** Episode ids whose snapshots were used. */
+  /** This version's answered episodes that were used. */
   episodes: string[];
   comparison: RetrainComparison;
+  /** Where the data came from (the lineage's source notes say the same per source). */
+  data: {
+    /** This version's answers by how their data was read: the agent's raw history, or only the episode's downsampled snapshot. */
+    answers: { rawHistory: number; snapshot: number };
+    /** Each source of the parent's lineage, read again or not. */
+    parentSources: ParentSourceRead[];
+  };
 }
 
 /**
- * Retrains a registered model from the answers given on the hub. The hub
- * keeps no raw history of its own, so the data is what the answered episodes
- * carry: each episode of `model@version` resolved as *normal operation*
- * contributes its snapshot — the part before the episode start (the
- * snapshotBeforeMs of context, normal by the agent's own verdict) as base
- * normal data, and the episode itself as an answer (`extraNormal`, source
- * kind `resolution`). Tags, sample period, window, hop, missing-data and
- * episode settings come from the parent's manifest; the method's parameters
- * from its lineage when Vigil trained it. The candidate is signed and stored
- * by the registry like any upload, and both versions are scored (ONNX, as an
- * agent runs them) on the answered stretches so the caller sees whether the
- * false alarms went down before deploying it in shadow.
+ * Retrains a registered model from the answers given on the hub: the
+ * candidate learns the parent's normal data plus the data of every episode of
+ * `model@version` answered as *normal operation*.
  *
- * Training runs synchronously on the hub's event loop: the snapshots are
- * small (at most snapshotMaxPoints per tag and episode).
+ * - Parent data: the sources its lineage names, read again (`readParentData`):
+ *   agent history from its agent (what it still holds), the episodes it
+ *   learnt from; what cannot be read is named in the candidate's lineage with
+ *   windows 0 and why.
+ * - Answers: each episode's raw history from the agent that recorded it,
+ *   over its span and the context before it; only when the agent is offline
+ *   or no longer holds the period, the episode's snapshot (`readEpisodeData`).
+ *
+ * Tags, sample period, window, hop, missing-data and episode settings come
+ * from the parent's manifest; the method's parameters from its lineage when
+ * Vigil trained it. Training and the comparison (parent and candidate scored
+ * by ONNX, as an agent runs them, on the answered stretches) run in the
+ * training worker thread; the candidate is signed and stored by the registry
+ * like any upload.
  */
-export async function retrainFromAnswers(storage: HubStorage, registry: HubRegistry, request: RetrainRequest): Promise<RetrainResult> {
+export async function retrainFromAnswers(deps: RetrainDeps, request: RetrainRequest): Promise<RetrainResult> {
+  const { storage, registry } = deps;
   const parentKey = `${request.model}@${request.version}`;
   const packageBytes = await storage.getPackage(request.model, request.version);
   if (!packageBytes) throw new VigilError('VIGIL_API_NOT_FOUND', `model ${request.model} version ${request.version} is not in the registry`, { details: { model: request.model, version: request.version } });
   const parent = readModelPackage(packageBytes, parentKey);
+  const manifest = parent.manifest;
 
   const answered = (await storage.listEpisodes({ status: 'resolved', model: request.model, version: request.version, limit: MAX_EPISODES })).filter((s) => s.resolution?.label === 'normal');
   // Lists leave the snapshots out: each answered episode is read in full.
-  const full = await Promise.all(answered.map(async (s) => (await storage.getEpisode(s.episode.id))?.episode));
-  const usable = full.filter((e): e is Episode => e !== undefined).filter((e) => parent.manifest.tags.every((tag) => e.snapshot.some((s) => s.tag === tag && s.ts.length > 0)));
-  if (usable.length === 0) {
+  const full = (await Promise.all(answered.map(async (s) => (await storage.getEpisode(s.episode.id))?.episode))).filter((e): e is Episode => e !== undefined);
+  const reader = new AgentHistoryReader(deps.history, manifest.tags);
+  const answers: EpisodeData[] = [];
+  const problems: string[] = [];
+  for (const episode of full) {
+    const data = await readEpisodeData(episode, manifest, reader);
+    if ('problem' in data) problems.push(`${episode.id}: ${data.problem}`);
+    else answers.push(data);
+  }
+  if (answers.length === 0) {
     throw new VigilError(
       'VIGIL_TRAINING_DATA_INVALID',
-      `${parentKey} has no episode answered as normal operation with a snapshot of all its tags (${answered.length} answered normal); answer its false alarms as normal operation first`,
+      `${parentKey} has no episode answered as normal operation with data of all its tags (${answered.length} answered normal${problems.length > 0 ? `; ${problems.join('; ')}` : ''}); answer its false alarms as normal operation first`,
       { details: { model: request.model, version: request.version, answeredNormal: answered.length } },
     );
   }
-  const base = usable.map((e) => partOf(e, parent.manifest.tags, 'before')).filter((s): s is TrainingSegment => s !== null);
-  const answers = usable.map((e) => partOf(e, parent.manifest.tags, 'episode')).filter((s): s is TrainingSegment => s !== null);
-  if (base.length === 0) {
-    throw new VigilError('VIGIL_TRAINING_DATA_INVALID', `the answered episodes of ${parentKey} carry no data from before their start (snapshotBeforeMs 0?): there is no normal base to retrain on`, {
-      details: { model: request.model, version: request.version },
-    });
-  }
+  const parentData = await readParentData(manifest, reader, storage, new Set(answers.map((a) => a.episode.id)));
+  const answerSegments = answers.map((a) => a.segment);
+  const stretches = answers.map(answeredStretch).filter((s): s is TrainingSegment => s !== null);
+  const fromSnapshot = answers.filter((a) => a.read === 'snapshot');
+  const resolutionsUsed = answers.length + parentData.episodes;
 
   const version = request.newVersion ?? (await nextFreeVersion(storage, request.model, request.version));
-  const manifest = parent.manifest;
-  const trained = trainModel({
-    name: manifest.name,
-    version,
-    description: `${manifest.description.replace(RETRAINED_SUFFIX, '')} — retrained from ${usable.length} answer(s) on the hub`,
-    tags: manifest.tags,
-    samplePeriodMs: manifest.samplePeriodMs,
-    windowLength: manifest.windowLength,
-    hop: manifest.hop,
-    normal: base,
-    extraNormal: answers,
-    method: methodOf(manifest),
-    missingData: manifest.missingData,
-    episodes: manifest.episodes,
-    parent: parentKey,
-    resolutionsUsed: usable.length,
-  });
-  const packed = await packTrainedModel(trained);
-  const record = await registry.upload(packed.bytes, request.by);
-
-  const comparison: RetrainComparison =
-    answers.length === 0
-      ? { comparable: false, reason: 'the answered episodes carry no data from their own span' }
-      : await compare(parent, { manifest: packed.manifest, onnxBytes: packed.onnxBytes }, answers);
-  return { record, parent: parentKey, resolutionsUsed: usable.length, episodes: usable.map((e) => e.id), comparison };
-}
-
-async function compare(parent: { manifest: ModelManifest; onnxBytes: Uint8Array }, candidate: { manifest: ModelManifest; onnxBytes: Uint8Array }, segments: TrainingSegment[]): Promise<RetrainComparison> {
-  const parentCount = await countAlarms(parent.manifest, parent.onnxBytes, segments);
-  const candidateCount = await countAlarms(candidate.manifest, candidate.onnxBytes, segments);
-  return { comparable: true, windows: candidateCount.windows, parent: parentCount, candidate: candidateCount };
-}
-
-/**
- * One part of an episode's snapshot as a training segment: `before` the
- * episode start (normal context) or the `episode` itself (the answer). Null
- * when some tag has no sample in that part: the trainer needs every tag.
- */
-function partOf(episode: Episode, tags: readonly string[], part: 'before' | 'episode'): TrainingSegment | null {
-  const series: TagSeries[] = [];
-  for (const tag of tags) {
-    const snapshot = episode.snapshot.find((s) => s.tag === tag) as TagSnapshot;
-    const keep = snapshot.ts.map((t, i) => ((part === 'before') === t < episode.start ? i : -1)).filter((i) => i >= 0);
-    if (keep.length === 0) return null;
-    series.push({
-      tag,
-      ts: Float64Array.from(keep, (i) => snapshot.ts[i] as number),
-      values: Float64Array.from(keep, (i) => snapshot.values[i] ?? NaN),
-      bad: Uint8Array.from(keep, (i) => (snapshot.quality[i] === 'bad' ? 1 : 0)),
-    });
+  const job: TrainingJob = {
+    request: {
+      name: manifest.name,
+      version,
+      description: `${manifest.description.replace(RETRAINED_SUFFIX, '')} — retrained from ${resolutionsUsed} answer(s) on the hub`,
+      tags: manifest.tags,
+      samplePeriodMs: manifest.samplePeriodMs,
+      windowLength: manifest.windowLength,
+      hop: manifest.hop,
+      // Without any of the parent's data left, the answers are the normal set.
+      normal: parentData.segments.length > 0 ? parentData.segments : answerSegments,
+      extraNormal: parentData.segments.length > 0 ? answerSegments : [],
+      method: methodOf(manifest),
+      missingData: manifest.missingData,
+      episodes: manifest.episodes,
+      parent: parentKey,
+      resolutionsUsed,
+      missingSources: parentData.missing,
+    },
+    ...(stretches.length > 0 ? { compare: { parent, segments: stretches } } : {}),
+  };
+  let trained: TrainingJobResult;
+  try {
+    trained = await trainInWorker(job);
+  } catch (err) {
+    throw withSnapshotHint(err, fromSnapshot);
   }
-  return part === 'before' ? { source: { kind: 'agent-history', name: `${episode.agent} before ${episode.id}` }, series } : { source: { kind: 'resolution', name: episode.id }, series };
+  const record = await registry.upload(trained.packageBytes, request.by);
+
+  const comparison: RetrainComparison = trained.comparison
+    ? { comparable: true, windows: trained.comparison.candidate.windows, parent: trained.comparison.parent, candidate: trained.comparison.candidate }
+    : { comparable: false, reason: 'the answered episodes carry no data from their own span' };
+  return {
+    record,
+    parent: parentKey,
+    resolutionsUsed,
+    episodes: answers.map((a) => a.episode.id),
+    comparison,
+    data: { answers: { rawHistory: answers.length - fromSnapshot.length, snapshot: fromSnapshot.length }, parentSources: parentData.report },
+  };
+}
+
+/** A refusal for too little data says when answers could only be read from their coarse snapshots, and how to do better. */
+function withSnapshotHint(err: unknown, fromSnapshot: readonly EpisodeData[]): unknown {
+  if (!(err instanceof VigilError) || err.code !== 'VIGIL_TRAINING_DATA_INVALID' || fromSnapshot.length === 0) return err;
+  const agents = [...new Set(fromSnapshot.map((a) => a.episode.agent))];
+  return new VigilError(
+    'VIGIL_TRAINING_DATA_INVALID',
+    `${err.message}. ${fromSnapshot.length} answered episode(s) could only be read from their downsampled snapshots (${fromSnapshot[0]!.whyNotRaw ?? 'no raw history'}): retrain with ${agents.join(', ')} online and still holding that period`,
+    { cause: err, details: { ...err.details, fromSnapshot: fromSnapshot.map((a) => a.episode.id) } },
+  );
 }
 
 /** The parent's method parameters when Vigil trained it with this method; otherwise the defaults. */

@@ -7,7 +7,7 @@ import { ONNX_CONTRIBUTIONS, ONNX_INPUT, ONNX_SCORE } from './onnx-export.js';
 import { fitPcaT2Q } from './pca-t2q.js';
 import { robustScaling } from './robust-scaling.js';
 import { segmentWindows, type SegmentWindows } from './segment-windows.js';
-import { segmentSpan, type TrainingSegment } from './training-data.js';
+import { segmentSpan, type MissingSource, type TrainingSegment } from './training-data.js';
 import type { TrainingProgress } from './training-progress.js';
 import { FEATURE_KINDS, featureNames } from './window-features.js';
 import type { WindowScorer } from './window-scorer.js';
@@ -60,8 +60,10 @@ export interface TrainingRequest {
   episodes?: ModelManifestInput['episodes'];
   /** name@version of the model this one replaces. */
   parent?: string;
-  /** Episodes answered as normal operation whose data is in `extraNormal`. */
+  /** Episodes answered as normal operation whose data was learnt from (in `normal` or `extraNormal`). */
   resolutionsUsed?: number;
+  /** Sources that should have been learnt from but could not be read (a retrained parent's history the agent no longer holds): named in the lineage with windows 0. */
+  missingSources?: MissingSource[];
   onProgress?: (p: TrainingProgress) => void;
   /** Clock for the lineage's trainedAt. */
   now?: () => Date;
@@ -135,10 +137,14 @@ export function trainModel(request: TrainingRequest): TrainedModel {
     trainedAt: (request.now?.() ?? new Date()).toISOString(),
     method: TRAINING_METHOD_ID,
     parameters: { ...method, components: pca.components, explainedShare: round(pca.explainedShare, 4) },
-    sources: segments.map((segment, i) => {
-      const span = segmentSpan(segment);
-      return { kind: segment.source.kind, name: segment.source.name, from: Math.round(span.from), to: Math.round(span.to), windows: cut[i]!.count };
-    }),
+    sources: [
+      ...segments.map((segment, i) => {
+        const span = segmentSpan(segment);
+        const note = segment.source.note ? { note: segment.source.note } : {};
+        return { kind: segment.source.kind, name: segment.source.name, from: Math.round(span.from), to: Math.round(span.to), windows: cut[i]!.count, ...note };
+      }),
+      ...(request.missingSources ?? []).map((m) => ({ kind: m.kind, name: m.name, from: Math.round(m.from), to: Math.round(m.to), windows: 0, note: m.note })),
+    ],
     ...(request.parent ? { parent: request.parent } : {}),
     resolutionsUsed: request.resolutionsUsed ?? 0,
   };

@@ -18,6 +18,18 @@ export interface TrainingSource {
   kind: (typeof LINEAGE_SOURCE_KINDS)[number];
   /** A file, an agent id, an episode id. */
   name: string;
+  /** How the data was read, when that matters (kept in the lineage): e.g. an episode's raw history or only its snapshot. */
+  note?: string;
+}
+
+/** A source the model was meant to learn from whose data could not be read: named in the lineage with windows 0 and why. */
+export interface MissingSource {
+  kind: TrainingSource['kind'];
+  name: string;
+  /** The period that was asked for, ms since the Unix epoch. */
+  from: number;
+  to: number;
+  note: string;
 }
 
 /**

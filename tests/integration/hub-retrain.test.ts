@@ -118,6 +118,11 @@ describe('POST /api/models/:name/versions/:version/retrain', () => {
     expect(result.record).toMatchObject({ name: 'line1-pca', version: '1.0.1', uploadedBy: 'admin-ada' });
     expect(result.resolutionsUsed).toBe(3);
     expect(result.episodes.sort()).toEqual(episodes.map((e) => e.id).sort());
+    // The agent is offline (its episodes came over a connection that closed): the answers come from their snapshots; the parent's CSV is not on the hub.
+    expect(result.data).toEqual({
+      answers: { rawHistory: 0, snapshot: 3 },
+      parentSources: [{ kind: 'csv', name: 'synthetic', from: T0 + 137, to: T0 + 3599_137, read: 'missing', note: 'not read again: the hub does not keep the CSV files a model was trained from' }],
+    });
 
     // The parent alarms on most of the answered stretch; the candidate on (almost) none of it.
     expect(result.comparison.comparable).toBe(true);
@@ -133,7 +138,10 @@ describe('POST /api/models/:name/versions/:version/retrain', () => {
     expect(checkPackageSignature(bytes, download.headers.get('x-vigil-sha256')!, download.headers.get('x-vigil-signature')!, publicKeyPem)).toEqual({ ok: true });
     const { manifest } = readModelPackage(bytes, 'retrained');
     expect(manifest.lineage).toMatchObject({ parent: 'line1-pca@1.0.0', resolutionsUsed: 3, method: 'pca-t2q/1' });
-    expect(manifest.lineage!.sources.filter((s) => s.kind === 'resolution').map((s) => s.name).sort()).toEqual(episodes.map((e) => e.id).sort());
+    const resolutions = manifest.lineage!.sources.filter((s) => s.kind === 'resolution');
+    expect(resolutions.map((s) => s.name).sort()).toEqual(episodes.map((e) => e.id).sort());
+    for (const s of resolutions) expect(s.note).toMatch(new RegExp(`^snapshot only \\(600 points per tag at most\\): agent ${AGENT} is not connected`));
+    expect(manifest.lineage!.sources.find((s) => s.kind === 'csv')).toMatchObject({ name: 'synthetic', windows: 0, note: expect.stringMatching(/^not read again/) });
     expect(manifest).toMatchObject({ tags: TAGS, samplePeriodMs: 1000, windowLength: 30, hop: 5 });
 
     // A second retrain without a version takes the next free one; an existing version is a conflict.
@@ -154,6 +162,9 @@ describe('vigil hub retrain', () => {
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.stdout).toContain('✔ retrained line1-pca@1.0.0 → line1-pca@1.1.0 from 3 answers');
     expect(run.stdout).toMatch(/line1-pca@1\.0\.0 162 of 162, 1\.1\.0 0 of 162/);
+    expect(run.stdout).toContain("answers' data: 0 from the agents' raw history, 3 only from the episodes' downsampled snapshots");
+    expect(run.stdout).toContain("parent's data read again: 0 of 1 source");
+    expect(run.stdout).toContain('csv synthetic: not read again: the hub does not keep the CSV files');
     expect(run.stdout).toContain('vigil hub deploy line1-pca 1.1.0');
     expect((await api(hub.url, '/api/models/line1-pca/versions/1.1.0', { token: admin })).json.manifest.lineage).toMatchObject({ parent: 'line1-pca@1.0.0', resolutionsUsed: 3 });
 
