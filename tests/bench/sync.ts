@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { windowResultRecord } from './score-records.js';
+import { open as openLmdb } from 'lmdb';
 import WebSocket from 'ws';
 import { HubSchema } from '../../agent/config/schema.js';
 import { ModelRegistry } from '../../agent/models/model-registry.js';
@@ -29,6 +30,12 @@ import { pcaPackage } from '../helpers/pca-package.js';
  *    (ceiling, drain, ceiling, drain, …) so that both see the same neighbours
  *    on a shared machine; the figures are medians, with min–max, and the CPU
  *    each side spent per record;
+ *    durable floor (also alternated): the least a durable drain can do, to
+ *    show how much of the gap to the ceiling is storage rather than Vigil —
+ *    the same records stored in blocks of 256 in an agent-side LMDB, read
+ *    block by block, sent as received (one text frame per batch), stored as
+ *    received in the receiving process's LMDB (no parsing, validation or
+ *    index), acked after the commit, and the acked blocks deleted;
  * 3. --fleet simulated agents (a role process, real protocol) connect; the
  *    hub's RSS is read from /proc;
  * 4. a model version is pushed and deployed to --deploy of them; time until
@@ -168,6 +175,91 @@ async function drain(hub: HubProcess, admin: string, dir: string, round: number,
   return measured;
 }
 
+/**
+ * The durable floor (see the top): an agent-side LMDB of the same records in
+ * blocks of 256, drained with the same batch size and window into the
+ * durable-floor peer; acked blocks deleted. Records/s over the whole drain.
+ */
+async function durableFloor(peer: ChildProcess, port: number, dir: string, round: number, records = total): Promise<Measured> {
+  const path = join(dir, `floor-agent-${round}`);
+  const env = openLmdb({ path, mapSize: 16 * 1024 ** 3 });
+  const blocks = env.openDB<Buffer, [string, number]>({ name: 'blocks', encoding: 'binary' });
+  const BLOCK = 256;
+  const at = Date.now();
+  await env.transaction(() => {
+    for (let first = 1; first <= records; first += BLOCK) {
+      const parts: string[] = [];
+      for (let seq = first; seq < Math.min(first + BLOCK, records + 1); seq++) parts.push(`{"seq":${seq},"at":${at},"body":${JSON.stringify(windowResultRecord(seq - 1))}}`);
+      const text = Buffer.from(parts.join(','));
+      const value = Buffer.allocUnsafe(4 + text.length);
+      value.writeUInt32LE(parts.length, 0);
+      text.copy(value, 4);
+      void blocks.put(['scores', first], value);
+    }
+  });
+  await env.flushed;
+  const ws = new WebSocket(`ws://127.0.0.1:${port}`, { maxPayload: MAX_MESSAGE_BYTES });
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  const epoch = `floor-${round}`;
+  /** Whole blocks after `after` up to the batch size, as one batch message's bytes. */
+  const take = (after: number): { bytes: Buffer; last: number; keys: Array<[string, number]> } | null => {
+    const parts: Buffer[] = [];
+    const keys: Array<[string, number]> = [];
+    let count = 0;
+    let first = 0;
+    let last = 0;
+    for (const { key, value } of blocks.getRange({ start: ['scores', after + 1], end: ['scores', Number.MAX_SAFE_INTEGER] })) {
+      const n = value.readUInt32LE(0);
+      if (count > 0 && count + n > batchRecords) break;
+      if (count === 0) first = key[1];
+      parts.push(value.subarray(4));
+      keys.push(key);
+      count += n;
+      last = key[1] + n - 1;
+    }
+    if (count === 0) return null;
+    const head = Buffer.from(`{"type":"batch","stream":"scores","epoch":"${epoch}","first":${first},"last":${last},"records":[`);
+    const joined = Buffer.concat([head, ...parts.flatMap((part, i) => (i === 0 ? [part] : [COMMA_BYTE, part])), TAIL_BYTES]);
+    return { bytes: joined, last, keys };
+  };
+  const peerCpu0 = procCpuSeconds(peer.pid!);
+  const ownCpu0 = process.cpuUsage();
+  const started = performance.now();
+  let acked = 0;
+  await new Promise<void>((resolve) => {
+    const inflight: Array<{ last: number; keys: Array<[string, number]> }> = [];
+    let after = 0;
+    const pump = () => {
+      while (inflight.length < inFlight) {
+        const batch = take(after);
+        if (!batch) break;
+        after = batch.last;
+        inflight.push(batch);
+        ws.send(batch.bytes, { binary: false });
+      }
+      if (inflight.length === 0) resolve();
+    };
+    ws.on('message', () => {
+      const done = inflight.shift()!;
+      acked = done.last;
+      void blocks.batch(() => {
+        for (const key of done.keys) void blocks.remove(key);
+      });
+      pump();
+    });
+    pump();
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const measured = { rate: acked / seconds, senderUs: cpuUs(ownCpuSeconds(ownCpu0), acked), receiverUs: cpuUs(procCpuSeconds(peer.pid!) - peerCpu0, acked) };
+  ws.close();
+  await env.close();
+  rmSync(path, { recursive: true, force: true });
+  if (acked !== records) throw new Error(`the durable floor acked ${acked} of ${records} records`);
+  return measured;
+}
+const COMMA_BYTE = Buffer.from(',');
+const TAIL_BYTES = Buffer.from(']}');
+
 const median = (xs: readonly number[]) => {
   const sorted = [...xs].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -221,33 +313,43 @@ async function fleetPhases(hub: HubProcess, admin: string, dir: string): Promise
 const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-sync-'));
 const hub = await startHubProcess();
 const peer = forkRole('raw-ws-peer.ts', []);
+const floorPeer = forkRole('durable-floor-peer.ts', [join(dir, 'floor-hub')]);
 try {
   const admin = await hub.addApiToken('bench', 'admin');
   writeFileSync(join(dir, 'hub.pub'), (await api(hub.url, '/api/signing-key')).text);
   const port = await nextMessage(peer, (m: { port?: number }) => m.port);
+  const floorPort = await nextMessage(floorPeer, (m: { port?: number }) => m.port);
   const ring = ceilingMessages();
   console.log(`${rounds} rounds of ${total} records in messages of ${(Buffer.byteLength(ring[0]!) / 1024).toFixed(0)} KB (${batchRecords} records), ${inFlight} in flight`);
   // Unmeasured warm-up of both paths (JIT, sockets, the hub's first writes):
   // a cold first round showed half the raw ws rate of the later ones.
   await ceiling(peer, port, ring, Math.min(total, 50 * batchRecords));
   await drain(hub, admin, dir, 0, Math.min(total, 20 * batchRecords));
+  await durableFloor(floorPeer, floorPort, dir, 0, Math.min(total, 20 * batchRecords));
   const ws: Measured[] = [];
   const drained: Measured[] = [];
+  const floors: Measured[] = [];
   for (let round = 1; round <= rounds; round++) {
     const c = await ceiling(peer, port, ring);
     const d = await drain(hub, admin, dir, round);
+    const f = await durableFloor(floorPeer, floorPort, dir, round);
     ws.push(c);
     drained.push(d);
+    floors.push(f);
     console.log(
       `round ${round}: raw ws ${Math.round(c.rate).toLocaleString('en')} records/s (CPU µs/record: sender ${c.senderUs.toFixed(2)}, receiver ${c.receiverUs.toFixed(2)}) | ` +
-        `drain ${Math.round(d.rate).toLocaleString('en')} records/s (agent ${d.senderUs.toFixed(2)}, hub ${d.receiverUs.toFixed(2)}) | ratio ${(d.rate / c.rate).toFixed(2)}`,
+        `drain ${Math.round(d.rate).toLocaleString('en')} records/s (agent ${d.senderUs.toFixed(2)}, hub ${d.receiverUs.toFixed(2)}) | ratio ${(d.rate / c.rate).toFixed(2)} | ` +
+        `durable floor ${Math.round(f.rate).toLocaleString('en')} records/s (${f.senderUs.toFixed(2)}, ${f.receiverUs.toFixed(2)}), ÷ raw ws ${(f.rate / c.rate).toFixed(2)}`,
     );
   }
   peer.send({ stop: true });
+  floorPeer.send({ stop: true });
   const wsRate = median(ws.map((m) => m.rate));
   const drainRate = median(drained.map((m) => m.rate));
   const ratios = drained.map((d, i) => d.rate / ws[i]!.rate);
   const ratio = drainRate / wsRate;
+  const floorRate = median(floors.map((m) => m.rate));
+  const floorRatios = floors.map((f, i) => f.rate / ws[i]!.rate);
   const cpu = {
     ws_sender: median(ws.map((m) => m.senderUs)),
     ws_receiver: median(ws.map((m) => m.receiverUs)),
@@ -259,6 +361,9 @@ try {
     ['raw ws (ceiling), records/s, median [min–max]', `${Math.round(wsRate).toLocaleString('en')} [${spread(ws.map((m) => m.rate))}]`],
     ['agent outbox → hub drain, records/s, median [min–max]', `${Math.round(drainRate).toLocaleString('en')} [${spread(drained.map((m) => m.rate))}]`],
     ['drain ÷ raw ws (target ≥ 0.5), of medians [rounds]', `${ratio.toFixed(2)} [${spread(ratios, 2)}]`],
+    ['durable floor (bytes as received), records/s, median', `${Math.round(floorRate).toLocaleString('en')} [${spread(floors.map((m) => m.rate))}]`],
+    ['durable floor ÷ raw ws, of medians [rounds]', `${(floorRate / wsRate).toFixed(2)} [${spread(floorRatios, 2)}]`],
+    ['drain ÷ durable floor, of medians', (drainRate / floorRate).toFixed(2)],
     ['CPU µs/record raw ws: sender, receiver', `${cpu.ws_sender.toFixed(2)}, ${cpu.ws_receiver.toFixed(2)}`],
     ['CPU µs/record drain: agent, hub', `${cpu.agent.toFixed(2)}, ${cpu.hub.toFixed(2)}`],
     [`deploy to ${deployCount} agents, s (target ≤ 10)`, deploySeconds.toFixed(2)],
@@ -283,6 +388,11 @@ try {
         drain_max: Math.round(Math.max(...drained.map((m) => m.rate))),
         ratio_min: Number(Math.min(...ratios).toFixed(3)),
         ratio_max: Number(Math.max(...ratios).toFixed(3)),
+        floor_records_per_s: Math.round(floorRate),
+        floor_ratio_ws: Number((floorRate / wsRate).toFixed(3)),
+        floor_ratio_ws_min: Number(Math.min(...floorRatios).toFixed(3)),
+        floor_ratio_ws_max: Number(Math.max(...floorRatios).toFixed(3)),
+        drain_ratio_floor: Number((drainRate / floorRate).toFixed(3)),
         cpu_us_per_record: { ws_sender: round2(cpu.ws_sender), ws_receiver: round2(cpu.ws_receiver), agent: round2(cpu.agent), hub: round2(cpu.hub) },
         rounds,
         records: total,
@@ -293,6 +403,7 @@ try {
   );
 } finally {
   if (peer.exitCode === null) peer.kill();
+  if (floorPeer.exitCode === null) floorPeer.kill();
   await hub.stop();
   rmSync(dir, { recursive: true, force: true });
 }
