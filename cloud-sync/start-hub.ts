@@ -109,7 +109,7 @@ export async function startHub(config: HubConfig, log: Logger, options: StartHub
         ...agentRoutes({ storage, maxSkewMs: config.sync.maxSkewMs, offlineAfterMs: config.sync.offlineAfterMs, disconnect: (agent, code, reason) => fleet.disconnectEverywhere(agent, code, reason) }),
         ...episodeRoutes({ storage }),
         ...modelRoutes({ storage, registry }),
-        ...trainingRoutes({ storage, registry, history }),
+        ...trainingRoutes({ storage, registry, history, replica: config.hub.id, log }),
         ...deploymentRoutes({ storage, deployer }),
         ...userRoutes({ storage }),
         ...causeRoutes({ storage }),

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { RetrainResult } from '../training/hub-training.js';
-import { addHubConnectionOptions, callHubApi, failureLine, resolveHubConnection, type HubConnectionOptions } from './hub-api-client.js';
+import { addHubConnectionOptions, failureLine, resolveHubConnection, type HubConnectionOptions } from './hub-api-client.js';
+import { trainOnHub } from './train-on-hub.js';
 
 type Out = (line: string) => void;
 
@@ -19,17 +20,18 @@ export function addRetrainCommand(hub: Command): void {
       .argument('<version>', 'the version whose answered episodes to learn from')
       .option('--version <new>', "the new version (default: the next free patch version, e.g. 1.0.0 → 1.0.1)"),
   )
-    .addHelpText('after', '\nNeeds an admin API token. Try the new version in shadow before switching: vigil hub deploy <model> <new> --agent <id> --shadow 1h')
+    .addHelpText('after', '\nNeeds an admin API token. Progress goes to stderr while the hub works (every few seconds), the result to stdout. Try the new version in shadow before switching: vigil hub deploy <model> <new> --agent <id> --shadow 1h')
     .action(async (model: string, version: string, opts: RetrainOptions) => {
-      process.exitCode = await runRetrain(model, version, opts, (line) => process.stdout.write(line + '\n'));
+      process.exitCode = await runRetrain(model, version, opts, (line) => process.stdout.write(line + '\n'), (line) => process.stderr.write(line + '\n'));
     });
 }
 
-export async function runRetrain(model: string, version: string, opts: RetrainOptions, print: Out, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+/** Starts the retraining as a job on the hub and follows it: progress lines to `progress`, the result (or the failure) to `print`. */
+export async function runRetrain(model: string, version: string, opts: RetrainOptions, print: Out, progress: Out, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   try {
     const conn = await resolveHubConnection(opts, env);
     const path = `/api/models/${encodeURIComponent(model)}/versions/${encodeURIComponent(version)}/retrain`;
-    const result = (await callHubApi(conn, 'POST', path, { json: opts.version ? { version: opts.version } : {} })) as RetrainResult;
+    const result = (await trainOnHub(conn, path, opts.version ? { version: opts.version } : {}, progress)) as RetrainResult;
     for (const line of retrainLines(result)) print(line);
     return 0;
   } catch (err) {

@@ -1,7 +1,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { ModelVersionRecord } from '../storage/hub-storage.js';
-import { addHubConnectionOptions, callHubApi, failureLine, resolveHubConnection, type HubConnectionOptions } from './hub-api-client.js';
+import { addHubConnectionOptions, failureLine, resolveHubConnection, type HubConnectionOptions } from './hub-api-client.js';
 import { parseDuration } from './parse-duration.js';
+import { trainOnHub } from './train-on-hub.js';
 
 type Out = (line: string) => void;
 
@@ -20,6 +21,11 @@ export interface TrainFromAgentOptions extends HubConnectionOptions {
   description?: string;
   maxFilledShare?: number;
   fillMaxAge?: number;
+  /** The training method's parameters, as `vigil model train` takes them. */
+  features?: string[];
+  margin?: number;
+  quantile?: number;
+  varianceShare?: number;
 }
 
 /** What POST /api/models/train answers (the parts printed). */
@@ -44,6 +50,14 @@ const shareOf = (text: string): number => {
   return n;
 };
 
+const positiveNumber = (text: string): number => {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`"${text}" is not a number above 0`);
+  return n;
+};
+
+const list = (text: string): string[] => text.split(',').map((t) => t.trim()).filter((t) => t.length > 0);
+
 const positiveInt = (text: string): number => {
   const n = Number(text);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`"${text}" is not a positive whole number`);
@@ -57,7 +71,7 @@ export function addTrainFromAgentCommand(hub: Command): void {
       .command('train')
       .description("Learn normal behaviour from an agent's raw history: the hub fetches the tags over the period from the (online) agent, trains a model, and registers and signs it as a new version.")
       .requiredOption('--agent <id>', 'the agent (gateway) whose history to learn from')
-      .requiredOption('--tags <list>', 'comma-separated tags', (text: string) => text.split(',').map((t) => t.trim()).filter((t) => t.length > 0))
+      .requiredOption('--tags <list>', 'comma-separated tags', list)
       .option('--from <time>', 'start of the period of normal operation (ISO 8601 or ms since the epoch)', parseTime)
       .option('--to <time>', 'end of the period', parseTime)
       .option('--last <duration>', 'the period ending now, e.g. 40s, 2h, 1d (instead of --from/--to)', parseDuration)
@@ -68,15 +82,20 @@ export function addTrainFromAgentCommand(hub: Command): void {
       .option('--hop <samples>', 'windows start every this many samples (default 1)', positiveInt)
       .option('--description <text>', 'what the model watches')
       .option('--max-filled-share <share>', 'windows with more forward-filled cells (0–1) are insufficient data (default 0.2; raise it for tags that update slower than --period-ms)', shareOf)
-      .option('--fill-max-age <duration>', 'a cell without a sample takes the last value at most this old (default 3 × the sample period)', parseDuration),
+      .option('--fill-max-age <duration>', 'a cell without a sample takes the last value at most this old (default 3 × the sample period)', parseDuration)
+      .option('--features <list>', 'per-tag window features: mean, spread (default mean)', list)
+      .option('--margin <factor>', 'alarm threshold = held-out quantile × this (default 2.5)', positiveNumber)
+      .option('--quantile <q>', 'quantile of the held-out scores, 0..1 (default 0.99)', positiveNumber)
+      .option('--variance-share <share>', 'PCA keeps the components explaining this share, 0..1 (default 0.95)', positiveNumber),
   )
-    .addHelpText('after', '\nNeeds an admin API token. Try the new version in shadow first: vigil hub deploy <model> <version> --agent <id> --shadow 1h')
+    .addHelpText('after', '\nNeeds an admin API token. Progress goes to stderr while the hub works (every few seconds), the result to stdout. Try the new version in shadow first: vigil hub deploy <model> <version> --agent <id> --shadow 1h')
     .action(async (opts: TrainFromAgentOptions) => {
-      process.exitCode = await runTrainFromAgent(opts, (line) => process.stdout.write(line + '\n'));
+      process.exitCode = await runTrainFromAgent(opts, (line) => process.stdout.write(line + '\n'), (line) => process.stderr.write(line + '\n'));
     });
 }
 
-export async function runTrainFromAgent(opts: TrainFromAgentOptions, print: Out, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+/** Starts the training as a job on the hub and follows it: progress lines to `progress`, the result (or the failure) to `print`. */
+export async function runTrainFromAgent(opts: TrainFromAgentOptions, print: Out, progress: Out, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   try {
     const period = periodOf(opts);
     const conn = await resolveHubConnection(opts, env);
@@ -91,9 +110,10 @@ export async function runTrainFromAgent(opts: TrainFromAgentOptions, print: Out,
       ...(opts.hop ? { hop: opts.hop } : {}),
       ...(opts.description ? { description: opts.description } : {}),
       ...missingDataOf(opts),
+      ...methodOf(opts),
     };
-    print(`fetching ${opts.tags.length} tag(s) from ${opts.agent}, ${new Date(period.from).toISOString()} – ${new Date(period.to).toISOString()}, and training on the hub…`);
-    const result = (await callHubApi(conn, 'POST', '/api/models/train', { json: body })) as TrainFromAgentResult;
+    progress(`fetching ${opts.tags.length} tag(s) from ${opts.agent}, ${new Date(period.from).toISOString()} – ${new Date(period.to).toISOString()}, and training on the hub…`);
+    const result = (await trainOnHub(conn, '/api/models/train', body, progress)) as TrainFromAgentResult;
     for (const line of resultLines(result)) print(line);
     return 0;
   } catch (err) {
@@ -105,6 +125,16 @@ export async function runTrainFromAgent(opts: TrainFromAgentOptions, print: Out,
 function missingDataOf(opts: TrainFromAgentOptions): { missingData?: { maxFilledShare?: number; forwardFillMaxAgeMs?: number } } {
   if (opts.maxFilledShare === undefined && opts.fillMaxAge === undefined) return {};
   return { missingData: { ...(opts.maxFilledShare !== undefined ? { maxFilledShare: opts.maxFilledShare } : {}), ...(opts.fillMaxAge !== undefined ? { forwardFillMaxAgeMs: opts.fillMaxAge } : {}) } };
+}
+
+function methodOf(opts: TrainFromAgentOptions): { method?: { features?: string[]; margin?: number; quantile?: number; varianceShare?: number } } {
+  const method = {
+    ...(opts.features ? { features: opts.features } : {}),
+    ...(opts.margin !== undefined ? { margin: opts.margin } : {}),
+    ...(opts.quantile !== undefined ? { quantile: opts.quantile } : {}),
+    ...(opts.varianceShare !== undefined ? { varianceShare: opts.varianceShare } : {}),
+  };
+  return Object.keys(method).length === 0 ? {} : { method };
 }
 
 function periodOf(opts: TrainFromAgentOptions): { from: number; to: number } {

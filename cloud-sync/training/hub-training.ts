@@ -11,6 +11,7 @@ import { answeredStretch, readEpisodeData, readParentData, type EpisodeData, typ
 import { TRAINING_METHOD_ID, TrainingMethodSchema, type TrainingMethod } from './train-model.js';
 import { trainInWorker } from './training-client.js';
 import type { TrainingJob, TrainingJobResult } from './training-job.js';
+import { trainingStep, type TrainingJobReport } from './training-jobs.js';
 import type { TrainingSegment } from './training-data.js';
 
 /** Most resolved episodes read for one retraining. */
@@ -73,9 +74,9 @@ export interface RetrainResult {
  * Vigil trained it. Training and the comparison (parent and candidate scored
  * by ONNX, as an agent runs them, on the answered stretches) run in the
  * training worker thread; the candidate is signed and stored by the registry
- * like any upload.
+ * like any upload. `report` hears each step (a hub training job's progress).
  */
-export async function retrainFromAnswers(deps: RetrainDeps, request: RetrainRequest): Promise<RetrainResult> {
+export async function retrainFromAnswers(deps: RetrainDeps, request: RetrainRequest, report: TrainingJobReport = () => {}): Promise<RetrainResult> {
   const { storage, registry } = deps;
   const parentKey = `${request.model}@${request.version}`;
   const packageBytes = await storage.getPackage(request.model, request.version);
@@ -89,7 +90,8 @@ export async function retrainFromAnswers(deps: RetrainDeps, request: RetrainRequ
   const reader = new AgentHistoryReader(deps.history, manifest.tags);
   const answers: EpisodeData[] = [];
   const problems: string[] = [];
-  for (const episode of full) {
+  for (const [i, episode] of full.entries()) {
+    report({ state: 'fetching-history', phase: 'answers', text: `the answered episodes' data, ${i} of ${full.length} read`, done: i, total: full.length, unit: 'episodes' });
     const data = await readEpisodeData(episode, manifest, reader);
     if ('problem' in data) problems.push(`${episode.id}: ${data.problem}`);
     else answers.push(data);
@@ -101,6 +103,8 @@ export async function retrainFromAnswers(deps: RetrainDeps, request: RetrainRequ
       { details: { model: request.model, version: request.version, answeredNormal: answered.length } },
     );
   }
+  const parentSources = manifest.lineage?.sources.length ?? 0;
+  report({ state: 'fetching-history', phase: 'parent-data', text: `the parent's data again, ${parentSources} ${parentSources === 1 ? 'source' : 'sources'} in its lineage`, done: 0, total: parentSources, unit: 'sources' });
   const parentData = await readParentData(manifest, reader, storage, new Set(answers.map((a) => a.episode.id)));
   const answerSegments = answers.map((a) => a.segment);
   const stretches = answers.map(answeredStretch).filter((s): s is TrainingSegment => s !== null);
@@ -130,11 +134,13 @@ export async function retrainFromAnswers(deps: RetrainDeps, request: RetrainRequ
     ...(stretches.length > 0 ? { compare: { parent, segments: stretches } } : {}),
   };
   let trained: TrainingJobResult;
+  report({ state: 'training', phase: 'start', text: `${request.model}@${version}` });
   try {
-    trained = await trainInWorker(job);
+    trained = await trainInWorker(job, (p) => report(trainingStep(p)));
   } catch (err) {
     throw withSnapshotHint(err, fromSnapshot);
   }
+  report({ state: 'registering', phase: 'registering', text: `signing and storing ${request.model}@${version}` });
   const record = await registry.upload(trained.packageBytes, request.by);
 
   const comparison: RetrainComparison = trained.comparison

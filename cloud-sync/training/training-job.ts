@@ -5,12 +5,13 @@ import { countAlarms, type AlarmCount } from './count-alarms.js';
 import { trainModel, type TrainedModel, type TrainingRequest } from './train-model.js';
 import { packTrainedModel } from './trained-package.js';
 import type { TrainingSegment } from './training-data.js';
+import type { TrainingProgress } from './training-progress.js';
 
 /**
  * One training on the hub, as the training worker thread runs it: train,
  * export and pack; for a retraining also score parent and candidate on the
  * answered stretches. Only data crosses the thread boundary: no callbacks
- * (progress, clock).
+ * (the clock); progress comes back as messages (training-worker.ts).
  */
 export interface TrainingJob {
   request: Omit<TrainingRequest, 'onProgress' | 'now'>;
@@ -28,11 +29,13 @@ export interface TrainingJobResult {
 }
 
 /** The CPU-heavy part of hub training; runs in the training worker (training-worker.ts), callable directly in tests. */
-export async function runTrainingJob(job: TrainingJob): Promise<TrainingJobResult> {
-  const trained = trainModel(job.request);
+export async function runTrainingJob(job: TrainingJob, onProgress?: (p: TrainingProgress) => void): Promise<TrainingJobResult> {
+  const trained = trainModel({ ...job.request, ...(onProgress ? { onProgress } : {}) });
+  onProgress?.({ phase: 'export', done: 0, total: trained.featureNames.length, unit: 'features' });
   const packed = await packTrainedModel(trained);
   const result: TrainingJobResult = { packageBytes: packed.bytes, manifest: packed.manifest, calibration: trained.calibration, windows: trained.windows };
   if (job.compare) {
+    onProgress?.({ phase: 'compare', done: 0, total: job.compare.segments.length, unit: 'answered stretches' });
     const parent = await countAlarms(job.compare.parent.manifest, job.compare.parent.onnxBytes, job.compare.segments);
     const candidate = await countAlarms(packed.manifest, packed.onnxBytes, job.compare.segments);
     result.comparison = { parent, candidate };

@@ -55,7 +55,12 @@ describe('Models page: learn normal behaviour', () => {
     await page.getByTestId('learn-period').fill('100');
     await page.getByTestId('learn-window').fill('10');
     await page.getByTestId('learn-name').fill('line1-web');
-    const [, request] = await Promise.all([page.getByTestId('learn-submit').click(), answerNextRequest(agent)]);
+    await page.getByTestId('learn-submit').click();
+    // The training is a job on the hub: while the gateway has not answered, the form shows the job fetching its history.
+    const progress = page.getByTestId('learn-progress');
+    await progress.waitFor({ timeout: 10_000 });
+    await expect.poll(() => progress.textContent()).toMatch(/^Fetching history: the history of 2 tags from gw-web \(\d+ s\)/);
+    const request = await answerNextRequest(agent);
     expect(request.tags).toEqual(TAGS);
     // The default period: the last hour.
     expect(request.to - request.from).toBeGreaterThan(3_500_000);
@@ -63,6 +68,7 @@ describe('Models page: learn normal behaviour', () => {
     const result = page.getByTestId('learn-result');
     await result.waitFor({ timeout: 20_000 });
     expect(await result.textContent()).toMatch(/line1-web 1\.0\.0 registered from 1200 samples of gw-web/);
+    expect(await progress.count()).toBe(0);
 
     // gw-web runs no version of line1-web: the form offers a plain deployment, not a shadow.
     await page.getByTestId('learn-deploy').click();

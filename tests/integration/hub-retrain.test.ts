@@ -166,10 +166,63 @@ describe('vigil hub retrain', () => {
     expect(run.stdout).toContain("parent's data read again: 0 of 1 source");
     expect(run.stdout).toContain('csv synthetic: not read again: the hub does not keep the CSV files');
     expect(run.stdout).toContain('vigil hub deploy line1-pca 1.1.0');
+    // It follows the retraining as a job on the hub: progress on stderr, none on stdout.
+    expect(run.stderr).toMatch(/^ {2}training job \S+ on the hub/m);
+    expect(run.stderr).toMatch(/^ {2}… fetching history: the answered episodes of line1-pca@1\.0\.0 \(\d+ s\)$/m);
+    expect(run.stdout).not.toMatch(/^ {2}… /m);
     expect((await api(hub.url, '/api/models/line1-pca/versions/1.1.0', { token: admin })).json.manifest.lineage).toMatchObject({ parent: 'line1-pca@1.0.0', resolutionsUsed: 3 });
 
     const denied = await runVigil(['hub', 'retrain', 'line1-pca', '1.0.0', '--hub', hub.url, '--token-file', operatorFile]);
     expect(denied.code).toBe(1);
     expect(denied.stdout).toMatch(/✖ VIGIL_API_FORBIDDEN/);
   }, 30_000);
+});
+
+describe('retraining as a job', () => {
+  /** Asks for the job every 100 ms until it ends; every state and progress seen, in order. */
+  async function follow(id: string): Promise<any[]> {
+    const seen: any[] = [];
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+      const job = await api(hub.url, `/api/training/${id}`, { token: admin });
+      expect(job.status, job.text).toBe(200);
+      seen.push(job.json);
+      if (job.json.state === 'done' || job.json.state === 'failed') return seen;
+    }
+    throw new Error(`training job ${id} did not end within 60 s`);
+  }
+
+  it('answers 202 and ends done with the result the waiting request answers, its data included', async () => {
+    const response = await fetch(`${hub.url}${retrainPath}?async=true`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ version: '1.2.0' }) });
+    const started = (await response.json()) as { id: string };
+    expect(response.status, JSON.stringify(started)).toBe(202);
+    expect(response.headers.get('location')).toBe(`/api/training/${started.id}`);
+    expect(started).toMatchObject({ kind: 'retrain', model: 'line1-pca', parent: 'line1-pca@1.0.0', state: 'fetching-history' });
+    const seen = await follow(started.id);
+    // Through its states in order: reading the answers' data, training, registering (each seen or passed between two polls).
+    const order = seen.map((j) => ['fetching-history', 'training', 'registering', 'done'].indexOf(j.state));
+    expect(order.every((o, i) => o >= 0 && (i === 0 || o >= order[i - 1]!)), seen.map((j) => j.state).join(' → ')).toBe(true);
+    const done = seen.at(-1);
+    expect(done.state, JSON.stringify(done.error)).toBe('done');
+    expect(done.result).toMatchObject({ record: { name: 'line1-pca', version: '1.2.0' }, parent: 'line1-pca@1.0.0', resolutionsUsed: 3, comparison: { comparable: true } });
+    expect(done.result.data).toEqual({
+      answers: { rawHistory: 0, snapshot: 3 },
+      parentSources: [{ kind: 'csv', name: 'synthetic', from: T0 + 137, to: T0 + 3599_137, read: 'missing', note: 'not read again: the hub does not keep the CSV files a model was trained from' }],
+    });
+    expect((await api(hub.url, '/api/models/line1-pca/versions/1.2.0', { token: admin })).status).toBe(200);
+  }, 60_000);
+
+  it('ends failed with the refusal when the version has no answers of its own, and refuses a taken version or an unknown parent at once', async () => {
+    // 1.2.0 was retrained above; none of its own episodes is answered.
+    const started = await api(hub.url, '/api/models/line1-pca/versions/1.2.0/retrain?async=true', { token: admin, method: 'POST' });
+    expect(started.status).toBe(202);
+    const failed = (await follow(started.json.id)).at(-1);
+    expect(failed).toMatchObject({ state: 'failed', error: { code: 'VIGIL_API_BAD_REQUEST', refusal: 'VIGIL_TRAINING_DATA_INVALID', status: 400, message: expect.stringMatching(/line1-pca@1\.2\.0 has no episode answered as normal operation/) } });
+    expect(failed.result).toBeUndefined();
+
+    const taken = await api(hub.url, `${retrainPath}?async=true`, { token: admin, body: { version: '1.2.0' } });
+    expect(taken.status).toBe(409);
+    expect(taken.json.error.message).toMatch(/model line1-pca version 1\.2\.0 exists/);
+    const unknown = await api(hub.url, '/api/models/line1-pca/versions/9.9.9/retrain?async=true', { token: admin, method: 'POST' });
+    expect(unknown.status).toBe(404);
+  }, 60_000);
 });

@@ -89,5 +89,8 @@ describe('POST /api/models/train', () => {
     expect(run.stdout).toContain('✔ trained line1-normal@1.1.0');
     expect(run.stdout).toContain('line1.flow 600, line1.pressure 600, line1.temp 600');
     expect(run.stdout).toContain('vigil hub deploy line1-normal 1.1.0');
+    // It follows the training as a job on the hub: progress on stderr.
+    expect(run.stderr).toMatch(/^ {2}training job \S+ on the hub/m);
+    expect(run.stderr).toMatch(/^ {2}… fetching history: the history of 3 tags from gw-train \(\d+ s\)$/m);
   }, 30_000);
 });

@@ -37,7 +37,7 @@ describe('a model trained from an agent’s history (real processes)', () => {
     const child = spawnVigil(args, { VIGIL_HUB_URL: hub.url, VIGIL_HUB_TOKEN: admin });
     const code = await child.exited;
     if (code !== 0) throw new Error(`vigil ${args.join(' ')} exited ${code}\n${child.stdout()}\n${child.stderr()}`);
-    return child.stdout();
+    return { stdout: child.stdout(), stderr: child.stderr() };
   };
 
   beforeAll(async () => {
@@ -63,8 +63,11 @@ describe('a model trained from an agent’s history (real processes)', () => {
   it('trains from the agent’s history through the hub, deploys the version to the agent, and its live scores reach the hub', async () => {
     await new Promise((r) => setTimeout(r, GATHER_MS));
     // The plant changes its values every 200 ms (and drifts under load): at a 100 ms sample period about half the cells are forward-filled.
-    const trained = await vigil(['hub', 'train', '--agent', AGENT, '--tags', PUMP1_TAGS.join(','), '--last', `${TRAIN_S}s`, '--name', MODEL, '--period-ms', '100', '--window', '30', '--hop', '1', '--max-filled-share', '0.95', '--fill-max-age', '2s']);
+    const run = await vigil(['hub', 'train', '--agent', AGENT, '--tags', PUMP1_TAGS.join(','), '--last', `${TRAIN_S}s`, '--name', MODEL, '--period-ms', '100', '--window', '30', '--hop', '1', '--max-filled-share', '0.95', '--fill-max-age', '2s', '--margin', '3']);
+    const trained = run.stdout;
     expect(trained).toContain(`✔ trained ${MODEL}@1.0.0`);
+    // The training ran as a job on the hub, followed with progress lines on stderr.
+    expect(run.stderr).toMatch(new RegExp(`^ {2}… fetching history: the history of ${PUMP1_TAGS.length} tags from ${AGENT} \\(\\d+ s\\)$`, 'm'));
     const samples = /data\s+(.*)/.exec(trained)?.[1] ?? '';
     // The plant publishes every 200 ms, but its timer drifts on a loaded machine: require real data, not a rate.
     for (const tag of PUMP1_TAGS) expect(Number(new RegExp(`${tag.replace('.', '\\.')} (\\d+)`).exec(samples)?.[1])).toBeGreaterThan(TRAIN_S / 2);
@@ -72,8 +75,9 @@ describe('a model trained from an agent’s history (real processes)', () => {
     const version = (await api(hub.url, `/api/models/${MODEL}/versions/1.0.0`, { token: admin })).json;
     expect(version.manifest).toMatchObject({ tags: PUMP1_TAGS, samplePeriodMs: 100, windowLength: 30 });
     expect(version.manifest.lineage.sources).toEqual([expect.objectContaining({ kind: 'agent-history', name: AGENT })]);
+    expect(version.manifest.lineage).toMatchObject({ method: 'pca-t2q/1', parameters: { margin: 3 } });
 
-    const deployed = await vigil(['hub', 'deploy', MODEL, '1.0.0', '--agent', AGENT]);
+    const deployed = (await vigil(['hub', 'deploy', MODEL, '1.0.0', '--agent', AGENT])).stdout;
     const deployment = new RegExp(`^(\\S+)\\s+${MODEL}@1\\.0\\.0\\s`, 'm').exec(deployed)?.[1];
     expect(deployment, deployed).toBeDefined();
     await eventually(async () => ((await api(hub.url, `/api/deployments/${deployment}`, { token: admin })).json.state === 'completed' ? true : undefined), 'the deployment to complete', 60_000);

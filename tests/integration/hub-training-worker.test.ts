@@ -91,7 +91,8 @@ describe('training in a worker thread', () => {
     // The request held a core for seconds; the loop never stalled for long.
     expect(tookMs).toBeGreaterThan(1500);
     expect(latencies.length).toBeGreaterThan(10);
-    expect(Math.max(...latencies)).toBeLessThan(500);
+    // 1 s: generous for a loaded CI machine; training on the event loop stalled it for about 2 s.
+    expect(Math.max(...latencies)).toBeLessThan(1000);
 
     // The same computation in this process, from the same data as the hub built it.
     const local = trainModel({ name: body.name, version: body.version, description: `normal behaviour of 3 tag(s) on ${AGENT}, ${new Date(body.from).toISOString()} – ${new Date(body.to).toISOString()}`, tags: TAGS, samplePeriodMs: PERIOD_MS, windowLength: 600, hop: 1, normal: [fetchedSegment({ kind: 'agent-history', name: AGENT }, series)] });

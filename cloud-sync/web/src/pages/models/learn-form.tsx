@@ -1,8 +1,9 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../../api/api-client.js';
 import { asApiError, type ApiError } from '../../api/api-error.js';
 import type { AgentView, DeploymentView } from '../../api/api-types.js';
 import { ErrorNotice } from '../../components/error-notice.js';
+import { trainOnHub, TrainingProgress, type TrainingJobView } from './training-job.js';
 
 /** What POST /api/models/train answers (cloud-sync/api/training-routes.ts). */
 interface TrainResultView {
@@ -39,7 +40,8 @@ interface Fields {
  * normal operation; the hub fetches that raw history from the gateway (it
  * must be online), trains and registers a new version, which this form then
  * offers to deploy back to the gateway — in shadow when it already runs a
- * version of the model.
+ * version of the model. The training runs as a job on the hub; the form
+ * shows its state and progress while it waits.
  */
 export function LearnForm({ agents, onChanged }: LearnFormProps) {
   const online = agents.filter((a) => a.online && !a.revoked);
@@ -51,6 +53,9 @@ export function LearnForm({ agents, onChanged }: LearnFormProps) {
   const [result, setResult] = useState<{ agent: string; trained: TrainResultView } | undefined>();
   const [shadowMinutes, setShadowMinutes] = useState('60');
   const [deployment, setDeployment] = useState<DeploymentView | undefined>();
+  const [job, setJob] = useState<TrainingJobView | undefined>();
+  const mounted = useRef(true);
+  useEffect(() => () => void (mounted.current = false), []);
   const set = (patch: Partial<Fields>) => setFields((f) => ({ ...f, ...patch }));
   const agent = fields.agent || online[0]?.id || '';
 
@@ -85,8 +90,12 @@ export function LearnForm({ agents, onChanged }: LearnFormProps) {
     return run(async () => {
       setResult(undefined);
       setDeployment(undefined);
-      const trained = await api.post<TrainResultView>('/api/models/train', { agent, tags, from, to, name: fields.name.trim(), samplePeriodMs, windowLength });
-      setResult({ agent, trained });
+      try {
+        const trained = await trainOnHub<TrainResultView>('/api/models/train', { agent, tags, from, to, name: fields.name.trim(), samplePeriodMs, windowLength }, setJob, () => mounted.current);
+        setResult({ agent, trained });
+      } finally {
+        setJob(undefined);
+      }
       onChanged();
     });
   };
@@ -150,6 +159,7 @@ export function LearnForm({ agents, onChanged }: LearnFormProps) {
       <button type="submit" class="button-primary" disabled={busy} data-testid="learn-submit">
         {busy && !result ? 'Fetching and training…' : 'Learn'}
       </button>
+      {busy && job ? <TrainingProgress job={job} testId="learn-progress" /> : null}
       <ErrorNotice error={error} context="Learning" />
       {result ? (
         <div class="notice notice-ok" data-testid="learn-result">
