@@ -97,8 +97,14 @@ describe('agentProblems', () => {
     expect(only(agent({ health: health({ tagsLive: 9, tagsConfigured: 12 }) }))).toEqual({ kind: 'tags-not-live', text: '3 of 12 tags not live' });
   });
 
-  it('flags drops since the agent started', () => {
-    expect(only(agent({ health: health({ dropsTotal: 12_345 }) }))).toEqual({ kind: 'drops', text: '12,345 dropped since the agent started' });
+  it('flags drops only while they rise: since the previous refresh', () => {
+    const dropping = agent({ health: health({ dropsTotal: 12_345 }) });
+    expect(agentProblems(dropping, undefined, NOW, 12_000)).toEqual([{ kind: 'drops', text: 'dropping: +345 since the last refresh (12,345 since the agent started)' }]);
+    // Dropped long ago, not since: the Drops column shows the total, the row is not a problem.
+    expect(agentProblems(dropping, undefined, NOW, 12_345)).toEqual([]);
+    // The first refresh has nothing to compare with; a restarted agent counts from 0 again.
+    expect(agentProblems(dropping, undefined, NOW)).toEqual([]);
+    expect(agentProblems(agent({ health: health({ dropsTotal: 3 }) }), undefined, NOW, 12_345)).toEqual([]);
   });
 
   it('passes on the reasons of a degraded agent', () => {
@@ -114,6 +120,6 @@ describe('agentProblems', () => {
       skewMs: 61_000,
       health: health({ status: 'degraded', reasons: ['x'], backlog: { scores: 50, episodes: 0, events: 0 }, sourcesConnected: 0, tagsLive: 0, dropsTotal: 1 }),
     });
-    expect(kinds(everything, 10)).toEqual(['offline', 'degraded', 'skewed', 'backlog-growing', 'sources-down', 'tags-not-live', 'drops']);
+    expect(agentProblems(everything, 10, NOW, 0).map((p) => p.kind)).toEqual(['offline', 'degraded', 'skewed', 'backlog-growing', 'sources-down', 'tags-not-live', 'drops']);
   });
 });

@@ -16,10 +16,12 @@ export function backlogTotal(agent: AgentView): number | null {
 
 /**
  * What is wrong with a gateway, in the words the fleet page shows. The
- * backlog counts as growing when it is larger than at the previous refresh
- * (the hub keeps only the last heartbeat, so the page compares).
+ * backlog counts as growing, and drops as a problem, only when they rose
+ * since the previous refresh (the hub keeps only the last heartbeat, so the
+ * page compares): a gateway that dropped samples once, hours ago, is not
+ * flagged for the rest of its run — its Drops column still shows the total.
  */
-export function agentProblems(agent: AgentView, previousBacklog: number | undefined, now: number): AgentProblem[] {
+export function agentProblems(agent: AgentView, previousBacklog: number | undefined, now: number, previousDrops?: number): AgentProblem[] {
   if (agent.revoked) return [{ kind: 'revoked', text: 'token revoked: the gateway cannot connect' }];
   if (agent.lastSeenAt === null) return [{ kind: 'never-connected', text: 'never connected: install the token on the gateway' }];
   const problems: AgentProblem[] = [];
@@ -37,6 +39,8 @@ export function agentProblems(agent: AgentView, previousBacklog: number | undefi
   if (health && health.tagsLive < health.tagsConfigured) {
     problems.push({ kind: 'tags-not-live', text: `${health.tagsConfigured - health.tagsLive} of ${health.tagsConfigured} tags not live` });
   }
-  if (health && health.dropsTotal > 0) problems.push({ kind: 'drops', text: `${formatCount(health.dropsTotal)} dropped since the agent started` });
+  if (health && previousDrops !== undefined && health.dropsTotal > previousDrops) {
+    problems.push({ kind: 'drops', text: `dropping: +${formatCount(health.dropsTotal - previousDrops)} since the last refresh (${formatCount(health.dropsTotal)} since the agent started)` });
+  }
   return problems;
 }

@@ -9,8 +9,9 @@ import { FleetRow } from './fleet-row.js';
 /** Every gateway with its health; gateways with problems first, so they are seen. */
 export function FleetPage() {
   const agents = usePolled(() => api.get<{ agents: AgentView[] }>('/api/agents'), []);
-  // Backlog per agent at the previous and the current refresh: growth shows between two refreshes.
+  // Backlog and drops per agent at the previous and the current refresh: growth shows between two refreshes.
   const backlogs = useRef<{ data: unknown; previous: Map<string, number>; current: Map<string, number> }>({ data: undefined, previous: new Map(), current: new Map() });
+  const drops = useRef<{ previous: Map<string, number>; current: Map<string, number> }>({ previous: new Map(), current: new Map() });
   const now = Date.now();
   const rows = useMemo(() => {
     const list = agents.data?.agents ?? [];
@@ -19,9 +20,11 @@ export function FleetPage() {
       b.data = agents.data;
       b.previous = b.current;
       b.current = new Map(list.flatMap((a) => (backlogTotal(a) === null ? [] : [[a.id, backlogTotal(a)!] as const])));
+      drops.current.previous = drops.current.current;
+      drops.current.current = new Map(list.flatMap((a) => (a.health ? [[a.id, a.health.dropsTotal] as const] : [])));
     }
     return list
-      .map((agent) => ({ agent, problems: agentProblems(agent, b.previous.get(agent.id), now) }))
+      .map((agent) => ({ agent, problems: agentProblems(agent, b.previous.get(agent.id), now, drops.current.previous.get(agent.id)) }))
       .sort((x, y) => Number(x.agent.revoked) - Number(y.agent.revoked) || y.problems.length - x.problems.length || (x.agent.id < y.agent.id ? -1 : 1));
   }, [agents.data]);
 
