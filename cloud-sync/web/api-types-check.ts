@@ -7,6 +7,7 @@
 import type { ModelVersions, AgentHealth, DeploymentStatus } from '../../shared/sync-protocol.js';
 import type { AgentView } from '../api/agent-view.js';
 import type { TargetView } from '../deployments/deployer.js';
+import type { ShadowComparison } from '../api/shadow-comparison.js';
 import type { DeploymentRecord, ModelVersionRecord, Resolution, VersionPerformance } from '../storage/hub-storage.js';
 import type * as Web from './src/api/api-types.js';
 
@@ -23,4 +24,5 @@ export type HubShapesFitTheWebApp = [
   Assignable<TargetView, Web.DeploymentView['targets'][number]>,
   Assignable<Omit<ModelVersionRecord, 'manifest' | 'signature'>, Web.ModelVersionSummary>,
   Assignable<VersionPerformance, Web.VersionPerformance>,
+  Assignable<ShadowComparison, Web.ShadowComparisonAnswer>,
 ];

@@ -1,8 +1,7 @@
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { expect } from 'vitest';
+import { bluePixelsInPlotArea, screenshotPath, WATCH_NOT_AVAILABLE } from './page-checks.js';
 
 /**
  * Browser tests drive the machine's Debian Chromium through playwright-core.
@@ -13,7 +12,6 @@ export const CHROMIUM_PATH = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 /** The screen the web app is laid out for. */
 export const VIEWPORT = { width: 1366, height: 768 };
-const SCREENSHOTS = fileURLToPath(new URL('../../test-artifacts/screenshots/', import.meta.url));
 
 export async function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM_PATH)) {
@@ -28,18 +26,6 @@ export interface UserPage {
   /** Uncaught exceptions, console errors, 5xx answers from the hub and parts shown "not available", as text. */
   problems: string[];
 }
-
-/** Runs in every page before the app: reports each "not available" element once. Text, as this file has no DOM types. */
-const WATCH_NOT_AVAILABLE = `
-  const reported = new WeakSet();
-  new MutationObserver(() => {
-    for (const element of document.querySelectorAll('[data-testid="not-available"]')) {
-      if (reported.has(element)) continue;
-      reported.add(element);
-      window.vigilTestNotAvailable(element.textContent ?? '');
-    }
-  }).observe(document, { childList: true, subtree: true, characterData: true });
-`;
 
 /**
  * A fresh browser context (own cookies) on the hub's login page. `hash` is the
@@ -94,8 +80,7 @@ export async function screenshot(page: Page, test: string, pageName: string): Pr
   expect(await page.getByTestId('not-available').allTextContents(), `${pageName}: parts not available`).toEqual([]);
   const width = await page.locator('html').evaluate((html) => ({ scroll: html.scrollWidth, window: html.ownerDocument.defaultView?.innerWidth ?? 0 }));
   expect(width.scroll, `${pageName}: ${width.scroll} px wide in a ${width.window} px window`).toBeLessThanOrEqual(width.window);
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  const path = join(SCREENSHOTS, `${test}-${pageName}.png`);
+  const path = screenshotPath(`${test}-${pageName}`);
   await page.screenshot({ path, fullPage: true });
   return path;
 }
@@ -109,26 +94,9 @@ export async function screenshot(page: Page, test: string, pageName: string): Pr
 export async function plottedPixels(page: Page, chartTestId: string, index = 0): Promise<number> {
   const chart = page.getByTestId(chartTestId).nth(index);
   await chart.locator('canvas').waitFor();
-  return chart.evaluate((root) => {
-    const canvas = root.querySelector('canvas');
-    const over = root.querySelector('.u-over');
-    if (!canvas || !over) throw new Error('not a uPlot chart: no canvas or .u-over');
-    const scale = canvas.width / canvas.getBoundingClientRect().width;
-    const c = canvas.getBoundingClientRect();
-    const o = over.getBoundingClientRect();
-    const x = Math.round((o.left - c.left) * scale);
-    const y = Math.round((o.top - c.top) * scale);
-    const w = Math.round(o.width * scale);
-    const h = Math.round(o.height * scale);
-    if (w <= 0 || h <= 0) return 0;
-    const data = canvas.getContext('2d')!.getImageData(x, y, w, h).data;
-    let blue = 0;
-    for (let i = 0; i < data.length; i += 4) {
-      const [r, g, b, a] = [data[i]!, data[i + 1]!, data[i + 2]!, data[i + 3]!];
-      if (a > 128 && b - r > 60 && b - g > 30) blue++;
-    }
-    return blue;
-  });
+  const blue = await chart.evaluate(bluePixelsInPlotArea);
+  if (blue === null) throw new Error(`${chartTestId}: not a uPlot chart (no canvas or .u-over)`);
+  return blue;
 }
 
 /** A same-origin request from inside the page, with the page's session cookie and, when given, a CSRF token. */

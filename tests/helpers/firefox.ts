@@ -1,9 +1,8 @@
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { expect } from 'vitest';
 import { VIEWPORT } from './browser.js';
+import { bluePixelsInPlotArea, screenshotPath, WATCH_NOT_AVAILABLE } from './page-checks.js';
 
 /**
  * The web app must work in current Firefox too (issue 6): these tests drive
@@ -12,7 +11,6 @@ import { VIEWPORT } from './browser.js';
  * (it does not skip them), so a CI image without it cannot pass quietly.
  */
 export const FIREFOX_PATH = '/usr/bin/firefox-esr';
-const SCREENSHOTS = fileURLToPath(new URL('../../test-artifacts/screenshots/', import.meta.url));
 /** Every wait on a page: a page on a busy two-core machine takes a while, a broken one should not take 30 s to say so. */
 const PAGE_TIMEOUT_MS = 15_000;
 
@@ -31,18 +29,6 @@ export interface FirefoxPage {
   /** Uncaught exceptions, console errors, 5xx answers from the hub and parts shown "not available", as text. */
   problems: string[];
 }
-
-/** Runs in every page before the app: reports each "not available" element once (as tests/helpers/browser.ts does for Chromium). */
-const WATCH_NOT_AVAILABLE = `
-  const reported = new WeakSet();
-  new MutationObserver(() => {
-    for (const element of document.querySelectorAll('[data-testid="not-available"]')) {
-      if (reported.has(element)) continue;
-      reported.add(element);
-      window.vigilTestNotAvailable(element.textContent ?? '');
-    }
-  }).observe(document, { childList: true, subtree: true, characterData: true });
-`;
 
 /**
  * A fresh browser context (own cookies) at the plant screen's size on the
@@ -102,9 +88,8 @@ export async function screenshot(page: Page, test: string, pageName: string): Pr
   const size = await pageSize(page);
   expect(size.window, `${pageName}: the window is not the plant screen`).toEqual(VIEWPORT);
   expect(size.scrollWidth, `${pageName}: ${size.scrollWidth} px wide in ${size.clientWidth} px of a ${size.window.width} px window`).toBeLessThanOrEqual(size.clientWidth);
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  const path = join(SCREENSHOTS, `firefox-${test}-${pageName}.png`);
-  await page.screenshot({ path: path as `${string}.png`, fullPage: true });
+  const path = screenshotPath(`firefox-${test}-${pageName}`);
+  await page.screenshot({ path, fullPage: true });
   return path;
 }
 
@@ -116,30 +101,7 @@ export async function screenshot(page: Page, test: string, pageName: string): Pr
  * plotted series is blue, so an empty or failed plot counts (close to) zero.
  */
 export async function plottedPixels(page: Page, chartTestId: string, index = 0): Promise<number> {
-  return page.$$eval(
-    byTestId(chartTestId),
-    (charts, index) => {
-      const root = charts[index];
-      const canvas = root?.querySelector('canvas');
-      const over = root?.querySelector('.u-over');
-      if (!canvas || !over) return 0;
-      const c = canvas.getBoundingClientRect();
-      const o = over.getBoundingClientRect();
-      if (c.width === 0) return 0;
-      const scale = canvas.width / c.width;
-      const x = Math.round((o.left - c.left) * scale);
-      const y = Math.round((o.top - c.top) * scale);
-      const w = Math.round(o.width * scale);
-      const h = Math.round(o.height * scale);
-      if (w <= 0 || h <= 0) return 0;
-      const data = canvas.getContext('2d')!.getImageData(x, y, w, h).data;
-      let blue = 0;
-      for (let i = 0; i < data.length; i += 4) {
-        const [r, g, b, a] = [data[i]!, data[i + 1]!, data[i + 2]!, data[i + 3]!];
-        if (a > 128 && b - r > 60 && b - g > 30) blue++;
-      }
-      return blue;
-    },
-    index,
-  );
+  const charts = await page.$$(byTestId(chartTestId));
+  const blue = charts[index] ? await charts[index].evaluate(bluePixelsInPlotArea) : null;
+  return blue ?? 0;
 }

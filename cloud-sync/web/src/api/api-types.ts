@@ -218,3 +218,27 @@ export interface CreatedAgent {
   token: string;
   note: string;
 }
+
+/** One side of a shadow deployment's comparison (cloud-sync/api/shadow-comparison.ts). */
+export interface ShadowComparisonSide {
+  version: string | null;
+  windows: number;
+  alarms: number;
+  warns: number;
+  alarmsPerDay: number | null;
+}
+
+/** GET /api/deployments/:id/comparison (cloud-sync/api/shadow-comparison.ts). */
+export interface ShadowComparisonAnswer {
+  deployment: string;
+  model: string;
+  candidate: ShadowComparisonSide;
+  active: ShadowComparisonSide & { versions: string[] };
+  windows: number;
+  firstEnd: number | null;
+  lastEnd: number | null;
+  eventTimeMs: number;
+  gateways: Array<{ agent: string; windows: number; candidateAlarms: number; activeAlarms: number; recordsRead: number; capped: boolean }>;
+  recordCap: number;
+  capped: boolean;
+}

@@ -1,4 +1,5 @@
 import { api } from '../../api/api-client.js';
+import type { ShadowComparisonAnswer, ShadowComparisonSide } from '../../api/api-types.js';
 import { isNotServed } from '../../api/api-error.js';
 import { ErrorNotice } from '../../components/error-notice.js';
 import { NotServed } from '../../components/not-served.js';
@@ -6,33 +7,10 @@ import { formatCount } from '../../format/number-format.js';
 import { formatDuration } from '../../format/time-format.js';
 import { usePolled } from '../../hooks/use-polled.js';
 
-interface ComparisonSide {
-  version: string | null;
-  windows: number;
-  alarms: number;
-  warns: number;
-  alarmsPerDay: number | null;
-}
-
-/** GET /api/deployments/:id/comparison (cloud-sync/api/shadow-comparison.ts). */
-export interface ShadowComparisonAnswer {
-  deployment: string;
-  model: string;
-  candidate: ComparisonSide;
-  active: ComparisonSide & { versions: string[] };
-  windows: number;
-  firstEnd: number | null;
-  lastEnd: number | null;
-  eventTimeMs: number;
-  gateways: Array<{ agent: string; windows: number; candidateAlarms: number; activeAlarms: number; recordsRead: number; capped: boolean }>;
-  recordCap: number;
-  capped: boolean;
-}
-
 /** The comparison reads up to the record cap per gateway: refreshed now and then, not with the targets' status. */
 const REFRESH_MS = 60_000;
 
-const alarms = (s: ComparisonSide) => `${formatCount(s.alarms)} alarm${s.alarms === 1 ? '' : 's'}${s.alarmsPerDay === null ? '' : ` (${formatCount(s.alarmsPerDay)}/day)`}`;
+const alarms = (s: ShadowComparisonSide) => `${formatCount(s.alarms)} alarm${s.alarms === 1 ? '' : 's'}${s.alarmsPerDay === null ? '' : ` (${formatCount(s.alarmsPerDay)}/day)`}`;
 
 /**
  * A shadow deployment's candidate against the active version on the windows
