@@ -73,7 +73,7 @@ export async function resolveHubConnection(opts: HubConnectionOptions, env: Node
  * HubCallError carrying the API's API error code, or VIGIL_HUB_UNREACHABLE.
  */
 export async function callHubApi(conn: HubConnection, method: 'GET' | 'POST', path: string, body?: { json: unknown } | { bytes: Uint8Array }): Promise<unknown> {
-  const headers: Record<string, string> = { authorization: `Bearer ${conn.token}`, accept: 'application/json' };
+  const headers: Record<string, string> = { accept: 'application/json' };
   let payload: string | Uint8Array | undefined;
   if (body && 'json' in body) {
     headers['content-type'] = 'application/json';
@@ -82,13 +82,30 @@ export async function callHubApi(conn: HubConnection, method: 'GET' | 'POST', pa
     headers['content-type'] = 'application/octet-stream';
     payload = body.bytes;
   }
+  const text = await (await hubRequest(conn, method, path, headers, payload)).text();
+  try {
+    return text === '' ? undefined : JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A GET that answers bytes (a model package), with the same errors as callHubApi. */
+export async function downloadFromHub(conn: HubConnection, path: string): Promise<Uint8Array> {
+  const response = await hubRequest(conn, 'GET', path, { accept: 'application/octet-stream' });
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+/** Sends one request with the token; an unreachable hub or an error answer becomes a HubCallError with the API's code and message. */
+async function hubRequest(conn: HubConnection, method: 'GET' | 'POST', path: string, headers: Record<string, string>, payload?: string | Uint8Array): Promise<Response> {
   let response: Response;
   try {
-    response = await fetch(`${conn.url}${path}`, { method, headers, ...(payload !== undefined ? { body: payload } : {}) });
+    response = await fetch(`${conn.url}${path}`, { method, headers: { ...headers, authorization: `Bearer ${conn.token}` }, ...(payload !== undefined ? { body: payload } : {}) });
   } catch (err) {
     const cause = err instanceof Error && err.cause ? `: ${describeError(err.cause)}` : '';
     throw new HubCallError('VIGIL_HUB_UNREACHABLE', `cannot reach the hub at ${conn.url} (${describeError(err)}${cause})`);
   }
+  if (response.ok) return response;
   const text = await response.text();
   let json: unknown;
   try {
@@ -96,13 +113,10 @@ export async function callHubApi(conn: HubConnection, method: 'GET' | 'POST', pa
   } catch {
     json = undefined;
   }
-  if (!response.ok) {
-    const error = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-    const code = typeof error?.code === 'string' ? error.code : `HTTP_${response.status}`;
-    const message = typeof error?.message === 'string' ? error.message : `${method} ${path} answered ${response.status} ${response.statusText}`;
-    throw new HubCallError(code, message, response.status);
-  }
-  return json;
+  const error = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+  const code = typeof error?.code === 'string' ? error.code : `HTTP_${response.status}`;
+  const message = typeof error?.message === 'string' ? error.message : `${method} ${path} answered ${response.status} ${response.statusText}`;
+  throw new HubCallError(code, message, response.status);
 }
 
 /** The line a failed command prints before exiting with 1. */

@@ -151,7 +151,7 @@ function nextMinor(version: string): string {
   return `${major ?? 0}.${(minor ?? 0) + 1}.0`;
 }
 
-async function outputPath(requested: string | undefined, defaultName: string): Promise<string> {
+export async function outputPath(requested: string | undefined, defaultName: string): Promise<string> {
   if (!requested) return resolve(defaultName);
   const target = resolve(requested);
   const isDir = requested.endsWith('/') || (await stat(target).then((s) => s.isDirectory(), () => false));
@@ -159,7 +159,7 @@ async function outputPath(requested: string | undefined, defaultName: string): P
 }
 
 /** Temporary dotfile next to the target, then rename: a model folder never sees half a package. */
-async function writeAtomically(target: string, bytes: Uint8Array): Promise<void> {
+export async function writeAtomically(target: string, bytes: Uint8Array): Promise<void> {
   const temporary = join(dirname(target), `.${basename(target)}.${process.pid}.tmp`);
   try {
     await writeFile(temporary, bytes);

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { ModelVersionRecord } from '../storage/hub-storage.js';
-import { addHubConnectionOptions, failureLine, resolveHubConnection, type HubConnectionOptions } from './hub-api-client.js';
+import { addHubConnectionOptions, failureLine, resolveHubConnection, type HubConnection, type HubConnectionOptions } from './hub-api-client.js';
 import { parseDuration } from './parse-duration.js';
 import { trainOnHub } from './train-on-hub.js';
 
@@ -29,7 +29,7 @@ export interface TrainFromAgentOptions extends HubConnectionOptions {
 }
 
 /** What POST /api/models/train answers (the parts printed). */
-interface TrainFromAgentResult {
+export interface TrainFromAgentResult {
   record: ModelVersionRecord;
   thresholds: { warn: number; alarm: number };
   calibration: { fitWindows: number; heldOutWindows: number; heldOutQuantileScore: number; heldOutMaxScore: number };
@@ -97,29 +97,34 @@ export function addTrainFromAgentCommand(hub: Command): void {
 /** Starts the training as a job on the hub and follows it: progress lines to `progress`, the result (or the failure) to `print`. */
 export async function runTrainFromAgent(opts: TrainFromAgentOptions, print: Out, progress: Out, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   try {
-    const period = periodOf(opts);
-    const conn = await resolveHubConnection(opts, env);
-    const body = {
-      agent: opts.agent,
-      tags: opts.tags,
-      ...period,
-      name: opts.name,
-      samplePeriodMs: opts.periodMs,
-      ...(opts.version ? { version: opts.version } : {}),
-      ...(opts.window ? { windowLength: opts.window } : {}),
-      ...(opts.hop ? { hop: opts.hop } : {}),
-      ...(opts.description ? { description: opts.description } : {}),
-      ...missingDataOf(opts),
-      ...methodOf(opts),
-    };
-    progress(`fetching ${opts.tags.length} tag(s) from ${opts.agent}, ${new Date(period.from).toISOString()} – ${new Date(period.to).toISOString()}, and training on the hub…`);
-    const result = (await trainOnHub(conn, '/api/models/train', body, progress)) as TrainFromAgentResult;
+    const { result } = await trainFromAgent(opts, progress, env);
     for (const line of resultLines(result)) print(line);
     return 0;
   } catch (err) {
     print(failureLine(err));
     return 1;
   }
+}
+
+/** The hub trains from the agent's history and registers the version; throws what went wrong. */
+export async function trainFromAgent(opts: TrainFromAgentOptions, progress: Out, env: NodeJS.ProcessEnv = process.env): Promise<{ conn: HubConnection; result: TrainFromAgentResult }> {
+  const period = periodOf(opts);
+  const conn = await resolveHubConnection(opts, env);
+  const body = {
+    agent: opts.agent,
+    tags: opts.tags,
+    ...period,
+    name: opts.name,
+    samplePeriodMs: opts.periodMs,
+    ...(opts.version ? { version: opts.version } : {}),
+    ...(opts.window ? { windowLength: opts.window } : {}),
+    ...(opts.hop ? { hop: opts.hop } : {}),
+    ...(opts.description ? { description: opts.description } : {}),
+    ...missingDataOf(opts),
+    ...methodOf(opts),
+  };
+  progress(`fetching ${opts.tags.length} tag(s) from ${opts.agent}, ${new Date(period.from).toISOString()} – ${new Date(period.to).toISOString()}, and training on the hub…`);
+  return { conn, result: (await trainOnHub(conn, '/api/models/train', body, progress)) as TrainFromAgentResult };
 }
 
 function missingDataOf(opts: TrainFromAgentOptions): { missingData?: { maxFilledShare?: number; forwardFillMaxAgeMs?: number } } {
@@ -147,7 +152,7 @@ function periodOf(opts: TrainFromAgentOptions): { from: number; to: number } {
   return { from: opts.from, to: opts.to ?? Date.now() };
 }
 
-function resultLines(result: TrainFromAgentResult): string[] {
+export function resultLines(result: TrainFromAgentResult): string[] {
   const { record, thresholds, calibration: c, windows } = result;
   const samples = Object.entries(result.samples).map(([tag, n]) => `${tag} ${n}`).join(', ');
   return [
