@@ -3,7 +3,9 @@ import { VIGIL_VERSION } from '../../shared/version.js';
 import { addHubCommands } from '../../cloud-sync/cli/hub-commands.js';
 import { addModelPushCommand } from '../../cloud-sync/cli/model-push.js';
 import { addDeploymentCommands } from '../../cloud-sync/cli/deploy-commands.js';
-import type { TrainCommandOptions } from '../../cloud-sync/cli/train-command.js';
+import { addHubConnectionOptions } from '../../cloud-sync/cli/hub-api-client.js';
+import type { ModelTrainFromAgentOptions } from '../../cloud-sync/cli/model-train-agent.js';
+import { parseDuration } from '../../cloud-sync/cli/parse-duration.js';
 
 // Commands are imported when they run: node-opcua alone takes seconds to load,
 // and `vigil --help` should answer at once.
@@ -116,10 +118,13 @@ model
     process.exitCode = await runModelCheck(pkg, opts, out);
   });
 
-model
+addHubConnectionOptions(
+  model
   .command('train')
-  .description('Learn normal behaviour from recorded CSV data and write a model package: robust scaling, window features, PCA with T² + Q, thresholds from held-out data, exported to ONNX.')
+  .description("Learn normal behaviour from recorded data — CSV files, or an agent's raw history fetched through the hub — and write a model package: robust scaling, window features, PCA with T² + Q, thresholds from held-out data, exported to ONNX.")
   .option('--csv <file>', 'CSV of normal operation: a time column, one column per tag (repeat for more files)', collect, [])
+  .option('--agent <id>', "instead of --csv: the agent (gateway) whose raw history to learn from, fetched through the hub (--hub, --token-file; needs --tags, --name, --period-ms); the hub trains and registers the version, and the package is written here too")
+  .option('--last <duration>', 'with --agent: the period ending now, e.g. 2h, 1d (instead of --from/--to)', parseDuration)
   .option('--tags <list>', 'tag columns to use, comma-separated (default: every numeric column)')
   .option('--from <time>', 'first time to use from the --csv files (ISO date, UTC unless zoned, or Unix ms)')
   .option('--to <time>', 'end of the period (exclusive)')
@@ -135,9 +140,20 @@ model
   .option('--margin <factor>', 'alarm threshold = held-out quantile × this (default 2.5)', positiveNumber('--margin'))
   .option('--quantile <q>', 'quantile of the held-out scores, 0..1 (default 0.99)', positiveNumber('--quantile'))
   .option('--variance-share <share>', 'PCA keeps the components explaining this share, 0..1 (default 0.95)', positiveNumber('--variance-share'))
-  .option('-o, --out <dir>', 'folder or file to write (default <name>-<version>.vmodel in the current folder)')
+  .option('-o, --out <dir>', 'folder or file to write (default <name>-<version>.vmodel in the current folder)'),
+)
   .addHelpText('after', '\nPrints progress for long runs, then the thresholds and a summary. Exit code 0 when the package was written, 1 with the reason (file:line for a bad CSV row).')
-  .action(async (opts: TrainCommandOptions) => {
+  .action(async (opts: Omit<ModelTrainFromAgentOptions, 'agent'> & { agent?: string }) => {
+    if (opts.agent !== undefined) {
+      const { runModelTrainFromAgent } = await import('../../cloud-sync/cli/model-train-agent.js');
+      process.exitCode = await runModelTrainFromAgent({ ...opts, agent: opts.agent }, out, (line) => process.stderr.write(line + '\n'));
+      return;
+    }
+    if (opts.last !== undefined || opts.hub !== undefined || opts.tokenFile !== undefined || opts.tokenEnv !== undefined) {
+      out('✖ --last, --hub, --token-file and --token-env go with --agent (training from an agent\'s history); from CSV files use --from/--to');
+      process.exitCode = 1;
+      return;
+    }
     const { runModelTrain } = await import('../../cloud-sync/cli/train-command.js');
     process.exitCode = await runModelTrain(opts, out);
   });

@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { readModelPackage } from '../../agent/models/package-file.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HistoryRequest } from '../../shared/sync-protocol.js';
@@ -93,4 +94,32 @@ describe('POST /api/models/train', () => {
     expect(run.stderr).toMatch(/^ {2}training job \S+ on the hub/m);
     expect(run.stderr).toMatch(/^ {2}… fetching history: the history of 3 tags from gw-train \(\d+ s\)$/m);
   }, 30_000);
+
+  it('`vigil model train --agent` learns from the same history and writes the package here, as the hub registered it', async () => {
+    const adminFile = join(hub.dir, 'admin.token');
+    writeFileSync(adminFile, admin + '\n');
+    const out = join(hub.dir, 'from-agent.vmodel');
+    const args = ['model', 'train', '--agent', 'gw-train', '--tags', TAGS.join(','), '--from', new Date(T0).toISOString(), '--to', String(T0 + 59_900), '--name', 'line1-cli', '--period-ms', '100', '--window', '10', '--margin', '3', '--out', out, '--hub', hub.url, '--token-file', adminFile];
+    const [run, request] = await Promise.all([runVigil(args), answerNextRequest(agent)]);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(request).toMatchObject({ tags: TAGS, from: T0, to: T0 + 59_900 });
+    expect(run.stdout).toContain('✔ trained line1-cli@1.0.0');
+    expect(run.stdout).toContain(`package       ${out}`);
+    const written = readModelPackage(readFileSync(out));
+    expect(written.manifest).toMatchObject({ name: 'line1-cli', version: '1.0.0', tags: TAGS, samplePeriodMs: 100, windowLength: 10 });
+    expect(written.manifest.lineage?.sources).toEqual([expect.objectContaining({ kind: 'agent-history', name: 'gw-train', from: T0 })]);
+    const registered = await api(hub.url, '/api/models/line1-cli/versions/1.0.0', { token: admin });
+    expect(registered.json.manifest.onnx.sha256).toBe(written.manifest.onnx.sha256);
+
+    // Options that read files do not mix with --agent; --last without --agent is refused too.
+    const mixed = await runVigil(['model', 'train', '--agent', 'gw-train', '--csv', 'x.csv', '--tags', 'a', '--name', 'n', '--period-ms', '100', '--hub', hub.url, '--token-file', adminFile]);
+    expect(mixed.code).toBe(1);
+    expect(mixed.stdout).toMatch(/--csv read files; --agent trains from the agent's history instead/);
+    const lonely = await runVigil(['model', 'train', '--csv', 'x.csv', '--last', '1h']);
+    expect(lonely.code).toBe(1);
+    expect(lonely.stdout).toMatch(/--last, --hub, --token-file and --token-env go with --agent/);
+    const incomplete = await runVigil(['model', 'train', '--agent', 'gw-train', '--last', '1h', '--hub', hub.url, '--token-file', adminFile]);
+    expect(incomplete.code).toBe(1);
+    expect(incomplete.stdout).toMatch(/needs --tags, --name, --period-ms/);
+  }, 60_000);
 });
