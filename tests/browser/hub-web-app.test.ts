@@ -125,6 +125,11 @@ describe('the hub web app in a browser (real hub and agent)', () => {
     await expect.poll(() => page.getByTestId('episode-row').count(), UI_WAIT).toBe(episodes.length);
     const listed = await listedIds(page);
     expect(listed.sort()).toEqual(episodes.map((e) => e.id).sort());
+    // The start page shows the digest the hub sends to its webhook: every episode here waits for an answer.
+    const digest = (await fetchInPage(page, 'GET', '/api/digest')).json as { waiting: number; byModel: Array<{ model: string; waiting: number }> };
+    expect(digest.waiting).toBe(episodes.length);
+    await expect.poll(() => page.getByTestId('digest-text').textContent(), UI_WAIT).toMatch(new RegExp(`^${episodes.length} episodes wait for an answer`));
+    for (const m of digest.byModel) expect(await page.getByTestId('digest').textContent()).toContain(`${m.model}: ${m.waiting}`);
     await screenshot(page, 'operator', 'episodes');
 
     await page.getByTestId('episode-row').first().click();
@@ -201,6 +206,20 @@ describe('the hub web app in a browser (real hub and agent)', () => {
     await page.reload();
     await expect.poll(() => page.locator(`[data-testid=gateway-models-row][data-agent-id="${AGENT}"] [data-model="${MODEL}"]`).textContent(), UI_WAIT).toContain('1.0.0');
     expect(await page.locator(`[data-testid=model-version-row][data-version="1.0.0"] [data-testid=running-on]`).textContent()).toContain(`active on ${AGENT}`);
+
+    // Per version: episodes per day, shares answered real / normal / at all (as the API computes them), and the score distribution.
+    const perf = ((await api(hub.url, `/api/models/performance?model=${MODEL}`, { token: admin })).json.versions as Array<Record<string, number | string>>).find((v) => v.version === '1.0.0');
+    expect(perf, 'the API has performance figures for 1.0.0').toBeDefined();
+    const pct = (share: number | string) => `${Math.round(Number(share) * 100)}%`;
+    const cells = page.locator(`[data-testid=model-version-row][data-model="${MODEL}"][data-version="1.0.0"] > td`);
+    expect(await cells.nth(3).textContent()).toBe(Number(perf!.episodesPerDay).toFixed(1));
+    expect(await cells.nth(4).textContent()).toBe(pct(perf!.realShare!));
+    expect(await cells.nth(5).textContent()).toBe(pct(perf!.normalShare!));
+    expect(await cells.nth(6).textContent()).toBe(`${pct(perf!.resolvedShare!)} of ${perf!.episodes}`);
+    // The agent scores 1.0.0 every 100 ms: its distribution appears once the hub has scores (the page refreshes it).
+    await eventually(async () => ((await api(hub.url, `/api/models/${MODEL}/versions/1.0.0/scores/histogram`, { token: admin })).json.total > 0 ? true : undefined), 'scores of 1.0.0 on the hub');
+    await page.reload();
+    await page.locator(`[data-testid=score-histogram][data-model="${MODEL}"][data-version="1.0.0"] .histogram-bar`).first().waitFor({ timeout: 30_000 });
     await screenshot(page, 'admin', 'models');
   }, 75_000);
 
