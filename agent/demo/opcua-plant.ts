@@ -73,6 +73,8 @@ export interface OpcuaPlant {
    * something to find.
    */
   injectFault(pump: number, durationMs: number): void;
+  /** Turns the pumps' random stops (see OpcuaPlantOptions.randomStops) on or off while the plant runs. */
+  setRandomStops(on: boolean): void;
   stop(): Promise<void>;
 }
 
@@ -269,10 +271,11 @@ export async function startOpcuaPlant(opts: OpcuaPlantOptions): Promise<OpcuaPla
   }
 
   let tickNo = 0;
+  let randomStops = opts.randomStops ?? false;
   const tick = () => {
     const now = new Date();
     tickNo += 1;
-    for (const p of pumps) stepPump(p, now, opts.randomStops ?? false);
+    for (const p of pumps) stepPump(p, now, randomStops);
     diagnostics.tick(now);
     // One variant object per tick would alias across variables; a plain
     // object literal per variable is cheap and lets node-opcua copy it.
@@ -305,6 +308,9 @@ export async function startOpcuaPlant(opts: OpcuaPlantOptions): Promise<OpcuaPla
       const state = pumps[pump - 1];
       if (!state) throw new Error(`OPC UA plant: there is no pump ${pump}`);
       state.faultUntil = Date.now() + durationMs;
+    },
+    setRandomStops(on) {
+      randomStops = on;
     },
     async stop() {
       if (stopped) return;

@@ -61,7 +61,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
 
   let agent: RunningAgent | undefined;
   try {
-    const opcua = await startOpcuaPlant({ port: 0, pumps, updateIntervalMs: PLANT_PERIOD_MS, randomStops: true });
+    // Steady pumps until the baseline is learnt: a stop inside the training period would be learnt as
+    // normal and widen the thresholds past what a cavitation does. Random stops start once it is deployed.
+    const opcua = await startOpcuaPlant({ port: 0, pumps, updateIntervalMs: PLANT_PERIOD_MS, randomStops: false });
     stops.push(() => opcua.stop());
     const mqtt = await startMqttPlant({ port: 0 });
     stops.push(() => mqtt.stop());
@@ -121,6 +123,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
           const version = await trainAndDeployBaseline({ hubUrl, apiToken: hub.apiToken, agent: AGENT_ID, from: startedAt, to: Date.now(), samplePeriodMs: PLANT_PERIOD_MS });
           if (stopped) return;
           say(`model ${DEMO_MODEL}@${version} trained on the hub and deployed to ${AGENT_ID}`);
+          // From now on pumps also stop and restart by themselves, as real ones do: episodes to answer "normal operation".
+          opcua.setRandomStops(true);
           const faults = scheduleFaults({ everyS: opts.faultEvery, durationS: opts.faultFor, inject: (ms) => opcua.injectFault(1, ms), say });
           stops.push(() => faults.stop());
           say(`first fault in ${opts.faultEvery} s; episodes appear in the web app`);

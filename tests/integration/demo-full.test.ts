@@ -70,9 +70,16 @@ describe('vigil demo with hub and web app (real process)', () => {
         const caused = body.episodes.filter((e) => e.episode.start >= faultAt - 15_000 || e.episode.end === null || e.episode.end >= faultAt);
         return caused.length > 0 ? caused : undefined;
       },
-      `an episode on the hub after the fault (demo output so far:\n${demo.stdout().split('\n').filter((l) => !l.startsWith('{')).join('\n')})`,
+      'an episode on the hub after the fault',
       150_000,
-    );
+    ).catch(async (err: unknown) => {
+      // What the demo said until now (not when the wait began), and what the agent scored: enough to tell a quiet model from a lost episode.
+      const scores = await fetch(`${agentUrl}/models`).then((r) => r.text(), (e: unknown) => String(e));
+      const log = demo!.stdout().split('\n');
+      const said = log.filter((l) => !l.startsWith('{')).join('\n');
+      const warnings = log.filter((l) => /"level":(40|50|60)/.test(l)).slice(-20).join('\n');
+      throw new Error(`${String(err)}\ndemo output:\n${said}\nagent /models: ${scores}\nlast warnings and errors:\n${warnings}`);
+    });
     expect(episodes[0]?.episode).toMatchObject({ agent: 'demo-gateway', model: 'pump1-baseline' });
 
     demo.child.kill('SIGINT');
