@@ -22,8 +22,12 @@ export interface HubConnectionOptions {
 }
 
 export interface HubConnection {
-  /** Sends a message (or its JSON text); `onWritten` runs once it is handed to the socket. False when not open. */
-  send(message: AgentMessage | string, onWritten?: (err?: Error) => void): boolean;
+  /**
+   * Sends a message, or its JSON text as a string or as UTF-8 bytes (always a
+   * text frame); `onWritten` runs once it is handed to the socket. False when
+   * not open.
+   */
+  send(message: AgentMessage | string | Buffer, onWritten?: (err?: Error) => void): boolean;
   /** Bytes queued in the websocket, not yet written to the socket. */
   bufferedAmount(): number;
   close(code: number, reason: string): void;
@@ -123,7 +127,9 @@ export function openHubConnection(options: HubConnectionOptions): HubConnection 
   return {
     send: (message, onWritten) => {
       if (ws.readyState !== WebSocket.OPEN) return false;
-      ws.send(typeof message === 'string' ? message : JSON.stringify(message), (err) => onWritten?.(err ?? undefined));
+      const text = typeof message === 'string' || Buffer.isBuffer(message) ? message : JSON.stringify(message);
+      // Bytes go out as they are (no decode and re-encode of a 600 KB batch), in a text frame like the strings.
+      ws.send(text, { binary: false }, (err) => onWritten?.(err ?? undefined));
       return true;
     },
     bufferedAmount: () => ws.bufferedAmount,

@@ -6,7 +6,8 @@ import { batchMessage, takeBatch } from './take-batch.js';
 
 /** Where batches go: the open hub connection. */
 export interface BatchSink {
-  send(text: string, onWritten: () => void): boolean;
+  /** `text`: a message's JSON as UTF-8 bytes, sent as a text frame. */
+  send(text: Buffer, onWritten: () => void): boolean;
   bufferedAmount(): number;
 }
 

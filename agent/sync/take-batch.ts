@@ -43,9 +43,10 @@ function startsWithAt(stored: Buffer): boolean {
  * the outbox's stored bytes: each record becomes `{"seq":S,` followed by its
  * stored JSON without the opening brace — `{"seq":S,"at":…,"body":…}`, the
  * text `JSON.stringify` would print for the parsed record, without parsing
- * and printing 2,000 records per batch.
+ * and printing 2,000 records per batch. Returned as UTF-8 bytes (the stored
+ * records are JSON.stringify output, so valid UTF-8) for a text frame.
  */
-export function batchMessage(stream: SyncStream, epoch: string, records: readonly StoredOutboxRecord[]): string {
+export function batchMessage(stream: SyncStream, epoch: string, records: readonly StoredOutboxRecord[]): Buffer {
   const first = records[0]!.seq;
   const last = records[records.length - 1]!.seq;
   const head = `${JSON.stringify({ type: 'batch', stream, epoch, first, last }).slice(0, -1)},"records":[`;
@@ -63,5 +64,7 @@ export function batchMessage(stream: SyncStream, epoch: string, records: readonl
     at += stored.copy(out, at, 1);
   }
   at += out.write(']}', at, 'latin1');
-  return out.toString('utf8', 0, at);
+  // Bytes, not a string: the socket sends them as they are (decoding 600 KB
+  // here and encoding it again in ws cost ~0.3 µs per record).
+  return out.subarray(0, at);
 }

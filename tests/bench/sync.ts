@@ -35,7 +35,10 @@ import { pcaPackage } from '../helpers/pca-package.js';
  *    the same records stored in blocks of 256 in an agent-side LMDB, read
  *    block by block, sent as received (one text frame per batch), stored as
  *    received in the receiving process's LMDB (no parsing, validation or
- *    index), acked after the commit, and the acked blocks deleted;
+ *    index), acked once the commit is flushed to disk, and the acked blocks
+ *    deleted; storage alone (also alternated): only that receiving end's
+ *    durable writes of the same bytes, without network or agent — no hub
+ *    that acks what it stored can drain faster than this here;
  * 3. --fleet simulated agents (a role process, real protocol) connect; the
  *    hub's RSS is read from /proc;
  * 4. a model version is pushed and deployed to --deploy of them; time until
@@ -257,6 +260,37 @@ async function durableFloor(peer: ChildProcess, port: number, dir: string, round
   if (acked !== records) throw new Error(`the durable floor acked ${acked} of ${records} records`);
   return measured;
 }
+/**
+ * Storage alone: the receiving end's durable write with nothing around it —
+ * no network, no agent, no parsing. The records part of each ceiling message
+ * (the same bytes) is put as one LMDB value per batch into a fresh
+ * environment, --in-flight at a time, each counted done when lmdb-js reports
+ * it flushed to disk (as the hub acks). Any hub that stores what it acks can
+ * drain no faster than this on this machine's disk.
+ */
+async function storageAlone(dir: string, round: number, ring: readonly string[], records = total): Promise<Measured> {
+  const path = join(dir, `storage-alone-${round}`);
+  const env = openLmdb({ path, mapSize: 16 * 1024 ** 3 });
+  const batches = env.openDB<Buffer, number>({ name: 'batches', encoding: 'binary' });
+  const parts = ring.map((text) => {
+    const bytes = Buffer.from(text);
+    return bytes.subarray(bytes.indexOf(',"records":[') + 11, bytes.length - 1);
+  });
+  const messages = Math.ceil(records / batchRecords);
+  const ownCpu0 = process.cpuUsage();
+  const started = performance.now();
+  const inflight: Array<Promise<unknown>> = [];
+  for (let i = 0; i < messages; i++) {
+    if (inflight.length >= inFlight) await inflight.shift();
+    inflight.push(batches.put(i, parts[i % parts.length]!).then(() => env.flushed));
+  }
+  await Promise.all(inflight);
+  const seconds = (performance.now() - started) / 1000;
+  const measured = { rate: (messages * batchRecords) / seconds, senderUs: cpuUs(ownCpuSeconds(ownCpu0), messages * batchRecords), receiverUs: 0 };
+  await env.close();
+  rmSync(path, { recursive: true, force: true });
+  return measured;
+}
 const COMMA_BYTE = Buffer.from(',');
 const TAIL_BYTES = Buffer.from(']}');
 
@@ -326,20 +360,25 @@ try {
   await ceiling(peer, port, ring, Math.min(total, 50 * batchRecords));
   await drain(hub, admin, dir, 0, Math.min(total, 20 * batchRecords));
   await durableFloor(floorPeer, floorPort, dir, 0, Math.min(total, 20 * batchRecords));
+  await storageAlone(dir, 0, ring, Math.min(total, 20 * batchRecords));
   const ws: Measured[] = [];
+  const stores: Measured[] = [];
   const drained: Measured[] = [];
   const floors: Measured[] = [];
   for (let round = 1; round <= rounds; round++) {
     const c = await ceiling(peer, port, ring);
     const d = await drain(hub, admin, dir, round);
     const f = await durableFloor(floorPeer, floorPort, dir, round);
+    const st = await storageAlone(dir, round, ring);
     ws.push(c);
+    stores.push(st);
     drained.push(d);
     floors.push(f);
     console.log(
       `round ${round}: raw ws ${Math.round(c.rate).toLocaleString('en')} records/s (CPU µs/record: sender ${c.senderUs.toFixed(2)}, receiver ${c.receiverUs.toFixed(2)}) | ` +
         `drain ${Math.round(d.rate).toLocaleString('en')} records/s (agent ${d.senderUs.toFixed(2)}, hub ${d.receiverUs.toFixed(2)}) | ratio ${(d.rate / c.rate).toFixed(2)} | ` +
-        `durable floor ${Math.round(f.rate).toLocaleString('en')} records/s (${f.senderUs.toFixed(2)}, ${f.receiverUs.toFixed(2)}), ÷ raw ws ${(f.rate / c.rate).toFixed(2)}`,
+        `durable floor ${Math.round(f.rate).toLocaleString('en')} records/s (${f.senderUs.toFixed(2)}, ${f.receiverUs.toFixed(2)}), ÷ raw ws ${(f.rate / c.rate).toFixed(2)} | ` +
+        `storage alone ${Math.round(st.rate).toLocaleString('en')} records/s, ÷ raw ws ${(st.rate / c.rate).toFixed(2)}`,
     );
   }
   peer.send({ stop: true });
@@ -350,6 +389,8 @@ try {
   const ratio = drainRate / wsRate;
   const floorRate = median(floors.map((m) => m.rate));
   const floorRatios = floors.map((f, i) => f.rate / ws[i]!.rate);
+  const storeRate = median(stores.map((m) => m.rate));
+  const storeRatios = stores.map((m, i) => m.rate / ws[i]!.rate);
   const cpu = {
     ws_sender: median(ws.map((m) => m.senderUs)),
     ws_receiver: median(ws.map((m) => m.receiverUs)),
@@ -364,6 +405,8 @@ try {
     ['durable floor (bytes as received), records/s, median', `${Math.round(floorRate).toLocaleString('en')} [${spread(floors.map((m) => m.rate))}]`],
     ['durable floor ÷ raw ws, of medians [rounds]', `${(floorRate / wsRate).toFixed(2)} [${spread(floorRatios, 2)}]`],
     ['drain ÷ durable floor, of medians', (drainRate / floorRate).toFixed(2)],
+    ['storage alone (LMDB, flushed, no network), records/s', `${Math.round(storeRate).toLocaleString('en')} [${spread(stores.map((m) => m.rate))}]`],
+    ['storage alone ÷ raw ws, of medians [rounds]', `${(storeRate / wsRate).toFixed(2)} [${spread(storeRatios, 2)}]`],
     ['CPU µs/record raw ws: sender, receiver', `${cpu.ws_sender.toFixed(2)}, ${cpu.ws_receiver.toFixed(2)}`],
     ['CPU µs/record drain: agent, hub', `${cpu.agent.toFixed(2)}, ${cpu.hub.toFixed(2)}`],
     [`deploy to ${deployCount} agents, s (target ≤ 10)`, deploySeconds.toFixed(2)],
@@ -393,6 +436,9 @@ try {
         floor_ratio_ws_min: Number(Math.min(...floorRatios).toFixed(3)),
         floor_ratio_ws_max: Number(Math.max(...floorRatios).toFixed(3)),
         drain_ratio_floor: Number((drainRate / floorRate).toFixed(3)),
+        storage_alone_records_per_s: Math.round(storeRate),
+        storage_alone_ratio_ws: Number((storeRate / wsRate).toFixed(3)),
+        storage_alone_ratio_ws_max: Number(Math.max(...storeRatios).toFixed(3)),
         cpu_us_per_record: { ws_sender: round2(cpu.ws_sender), ws_receiver: round2(cpu.ws_receiver), agent: round2(cpu.agent), hub: round2(cpu.hub) },
         rounds,
         records: total,

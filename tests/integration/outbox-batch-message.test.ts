@@ -54,13 +54,16 @@ describe('batchMessage', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.jsonValue(), { minLength: 1, maxLength: 20 }), async (more) => {
         const { first, last } = await store.outbox.append('events', more);
-        const spliced = batchMessage('events', 'epoch-1', store.outbox.pendingStored('events', first - 1, last - first + 1));
+        const spliced = batchMessage('events', 'epoch-1', store.outbox.pendingStored('events', first - 1, last - first + 1)).toString('utf8');
         expect(spliced).toBe(printed('epoch-1', first - 1, last - first + 1));
       }),
       { numRuns: 100 },
     );
     const all = store.outbox.pendingStored('events', 0, 100);
-    const text = batchMessage('events', 'epoch-1', all.slice(0, bodies.length));
+    const bytes = batchMessage('events', 'epoch-1', all.slice(0, bodies.length));
+    // Valid UTF-8 (a text frame's payload must be), lone surrogates escaped by JSON.stringify.
+    expect(Buffer.from(bytes.toString('utf8'), 'utf8').equals(bytes)).toBe(true);
+    const text = bytes.toString('utf8');
     expect(text).toBe(printed('epoch-1', 0, bodies.length));
     const parsed = parseAgentMessage(text);
     expect(parsed.ok && parsed.message.type === 'batch' && parsed.message.records.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);

@@ -25,8 +25,13 @@ wss.on('connection', (ws) =>
     const at = data.indexOf(MARK);
     const header = JSON.parse(`${data.toString('utf8', 0, at)}}`) as { epoch: string; first: number; last: number };
     void batches.put([header.epoch, header.first], data.subarray(at + MARK.length - 1, data.length - 1));
-    // Both puts share the next transaction; the promise settles once it is committed (and synced).
-    void cursors.put(header.epoch, header.last).then(() => ws.send(JSON.stringify({ type: 'ack', stream: 'scores', epoch: header.epoch, upTo: header.last })));
+    // Both puts share the next transaction; its promise settles at the commit,
+    // `flushed` after it once the commit is on disk (overlapping sync: the
+    // fsync of one commit overlaps the next transaction).
+    void cursors
+      .put(header.epoch, header.last)
+      .then(() => env.flushed)
+      .then(() => ws.send(JSON.stringify({ type: 'ack', stream: 'scores', epoch: header.epoch, upTo: header.last })));
   }),
 );
 wss.on('listening', () => {
