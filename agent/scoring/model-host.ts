@@ -13,7 +13,7 @@ import type { ScoringClient } from './scoring-client.js';
 
 export interface ModelHostOptions {
   lateToleranceMs: number;
-  /** Most windows one batch carries (config models.maxBatch). */
+  /** Most windows in one `session.run` (config models.maxBatch, default 256); a batch taken from a backlog carries RUNS_PER_TAKE × this. */
   maxBatch?: number;
   log: Logger;
   /** Every result, in window order per model (shadow results marked). */
@@ -48,6 +48,15 @@ interface HostedWindower {
 
 /** Batches per window shape between being taken and their results: enough to keep the worker busy, bounded for memory and latency. */
 const PIPELINE_DEPTH = 2;
+
+/**
+ * Most `session.run`s of maxBatch windows one batch carries when more windows
+ * are due than one run takes (a backlog, a replay): the message to the worker,
+ * its reply, the promises and the input transfer are paid once per this many
+ * runs. Live operation is unaffected: a take returns whatever is due at once,
+ * it never waits for a batch to fill.
+ */
+export const RUNS_PER_TAKE = 4;
 
 interface ScoringOutcome {
   results: WindowResult[] | null;
@@ -126,7 +135,11 @@ export class ModelHost implements ModelLoader {
     this.loaded.set(key, { manifest, onnxBytes, agentTags, specKey });
     this.stopped.delete(key);
     if (!this.windowers.has(specKey)) {
-      const windower = new ModelWindower(windowSpecOf(manifest, this.options.lateToleranceMs), this.options.maxBatch ? { maxWindowsPerTake: this.options.maxBatch } : {});
+      // Cut in this version's input layout, so its input is a plain copy; a version of the same window shape with the other layout gathers.
+      const windower = new ModelWindower(windowSpecOf(manifest, this.options.lateToleranceMs), {
+        maxWindowsPerTake: RUNS_PER_TAKE * (this.options.maxBatch ?? 256),
+        layout: manifest.input.layout,
+      });
       this.windowers.set(specKey, { model: manifest.name, windower });
       this.router.add(specKey, windower);
     }

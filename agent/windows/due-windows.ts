@@ -1,9 +1,13 @@
+/** Order of the cells within each window of `DueWindows.values`, named as the manifest's `input.layout`. */
+export type WindowLayout = 'batch,time,tag' | 'batch,tag,time';
+
 /**
  * Windows of one model that are due for scoring, as plain typed arrays so the
  * batch can be handed to the scoring worker without per-window objects.
- * Values are event-time resampled cells in [window][time][tag] order (the
- * model's `batch,time,tag` layout before any transposition or scaling); NaN
- * marks a cell with no usable value (missing, or bad quality).
+ * Values are event-time resampled cells, per window in `layout` order
+ * ([time][tag] by default; a windower built for a `batch,tag,time` model
+ * writes [tag][time], so the model's input is a plain copy); NaN marks a cell
+ * with no usable value (missing, or bad quality).
  */
 export interface DueWindows {
   /** Windows in this batch. */
@@ -14,6 +18,18 @@ export interface DueWindows {
   tags: number;
   /** count × length × tags values. */
   values: Float64Array;
+  /** Cell order within a window; absent means 'batch,time,tag'. */
+  layout?: WindowLayout;
+  /**
+   * Where the NaN cells of the sufficient windows are, so building a model's
+   * input need not look at every cell: window w's NaN cells are
+   * `nanCells[nanStarts[w] .. nanStarts[w + 1])`, as positions within the
+   * window (0 … length × tags − 1, in `layout` order), ascending. Insufficient
+   * windows list none (they are not scored). Absent: not known (scan).
+   */
+  nanCells?: Int32Array;
+  /** count + 1 offsets into `nanCells` (with it, or both absent). */
+  nanStarts?: Int32Array;
   /** Event time of each window's first cell start and last cell end, in ms. */
   starts: Float64Array;
   ends: Float64Array;
@@ -34,4 +50,22 @@ export interface WindowSpec {
   maxFilledShare: number;
   maxBadShare: number;
   lateToleranceMs: number;
+}
+
+/**
+ * The `nanCells` / `nanStarts` of windows made by hand (tests, benchmarks):
+ * what the windower records while it cuts them. Scans every cell.
+ */
+export function listNanCells(windows: DueWindows): { nanCells: Int32Array; nanStarts: Int32Array } {
+  const cells = windows.length * windows.tags;
+  const nanStarts = new Int32Array(windows.count + 1);
+  const found: number[] = [];
+  for (let w = 0; w < windows.count; w++) {
+    nanStarts[w] = found.length;
+    if (windows.sufficient[w] !== 1) continue;
+    const base = w * cells;
+    for (let c = 0; c < cells; c++) if (Number.isNaN(windows.values[base + c])) found.push(c);
+  }
+  nanStarts[windows.count] = found.length;
+  return { nanCells: Int32Array.from(found), nanStarts };
 }

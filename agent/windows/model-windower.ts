@@ -1,5 +1,5 @@
 import type { Quality } from '../../shared/sample.js';
-import type { DueWindows, WindowSpec } from './due-windows.js';
+import type { DueWindows, WindowLayout, WindowSpec } from './due-windows.js';
 
 /**
  * Event-time windowing of one model: every tag is resampled on the model's
@@ -37,7 +37,10 @@ import type { DueWindows, WindowSpec } from './due-windows.js';
  * preallocated typed arrays only. Windows are copied out when their last cell
  * closes (the ring never has to keep them), into a preallocated batch of
  * maxWindowsPerTake windows; a full batch waits for `takeDue` and a fresh one
- * is allocated — allocation per window batch, never per sample. Pending
+ * is allocated — allocation per window batch, never per sample. Each window is
+ * written in the layout of the model the windower serves (`layout`), and the
+ * NaN cells of sufficient windows are listed as they are copied, so building
+ * the model's input is a plain copy plus those few cells. Pending
  * windows are bounded by maxPendingWindows; beyond it the oldest batch is
  * dropped and counted in overflowWindows (call takeDue after each consumed
  * batch of samples and this never happens).
@@ -65,6 +68,8 @@ export interface WindowerOptions {
   maxWindowsPerTake?: number;
   /** Bound on windows waiting for `takeDue`; default: about 32 MB of values, at least 2 × maxWindowsPerTake. */
   maxPendingWindows?: number;
+  /** Cell order within each window of `DueWindows.values`: the model's input layout. Default 'batch,time,tag'. */
+  layout?: WindowLayout;
 }
 
 const GOOD = 1;
@@ -75,7 +80,12 @@ const MISSING = 4;
 const PENDING_VALUES_BUDGET = 4 * 1024 * 1024;
 
 /** A batch being filled: DueWindows without the shape, which the windower adds when it hands it out. */
-type Batch = Omit<DueWindows, 'length' | 'tags'>;
+type Batch = Omit<DueWindows, 'length' | 'tags' | 'layout' | 'nanCells' | 'nanStarts'> & {
+  /** Grows (doubling) when the listed NaN cells outgrow it: per batch, never per sample. */
+  nanCells: Int32Array;
+  nanStarts: Int32Array;
+  nanCount: number;
+};
 
 function newBatch(windows: number, cellsPerWindow: number): Batch {
   return {
@@ -86,6 +96,10 @@ function newBatch(windows: number, cellsPerWindow: number): Batch {
     filledShare: new Float64Array(windows),
     badShare: new Float64Array(windows),
     sufficient: new Uint8Array(windows),
+    // Room for a NaN cell or two per window before it first grows.
+    nanCells: new Int32Array(Math.max(16, 2 * windows)),
+    nanStarts: new Int32Array(windows + 1),
+    nanCount: 0,
   };
 }
 
@@ -103,6 +117,9 @@ export class ModelWindower {
   private readonly tagIndexes: ReadonlyMap<string, number>;
   private readonly maxPerTake: number;
   private readonly maxPending: number;
+  private readonly tagMajor: boolean;
+  /** Offset in the ring of each cell of the window being copied: scratch, so a tag-major copy need not wrap per cell. */
+  private readonly windowBases: Int32Array;
 
   private readonly values: Float64Array;
   /** Timestamp of the sample held by a slot, or the start of the closed empty cell it represents: it tells which cell the slot belongs to, so slots never need clearing. */
@@ -155,7 +172,14 @@ export class ModelWindower {
     this.carryTs = new Float64Array(this.tagCount).fill(NaN);
     this.carryValue = new Float64Array(this.tagCount);
     this.carryBad = new Uint8Array(this.tagCount);
+    this.tagMajor = options.layout === 'batch,tag,time';
+    this.windowBases = new Int32Array(spec.windowLength);
     this.staging = newBatch(this.maxPerTake, cellsPerWindow);
+  }
+
+  /** Cell order within each window this windower cuts. */
+  get layout(): WindowLayout {
+    return this.tagMajor ? 'batch,tag,time' : 'batch,time,tag';
   }
 
   indexOf(tag: string): number {
@@ -227,8 +251,12 @@ export class ModelWindower {
       filledShare: s.filledShare.slice(0, n),
       badShare: s.badShare.slice(0, n),
       sufficient: s.sufficient.slice(0, n),
+      nanCells: s.nanCells.slice(0, s.nanCount),
+      nanStarts: s.nanStarts.slice(0, n + 1),
+      nanCount: s.nanCount,
     });
     s.count = 0;
+    s.nanCount = 0;
     this.pending -= n;
     return due;
   }
@@ -238,7 +266,20 @@ export class ModelWindower {
   }
 
   private toDue(b: Batch): DueWindows {
-    return { count: b.count, length: this.length, tags: this.tagCount, values: b.values, starts: b.starts, ends: b.ends, filledShare: b.filledShare, badShare: b.badShare, sufficient: b.sufficient };
+    return {
+      count: b.count,
+      length: this.length,
+      tags: this.tagCount,
+      values: b.values,
+      layout: this.layout,
+      nanCells: b.nanCells.length === b.nanCount ? b.nanCells : b.nanCells.subarray(0, b.nanCount),
+      nanStarts: b.nanStarts,
+      starts: b.starts,
+      ends: b.ends,
+      filledShare: b.filledShare,
+      badShare: b.badShare,
+      sufficient: b.sufficient,
+    };
   }
 
   private slotOf(cell: number): number {
@@ -332,14 +373,11 @@ export class ModelWindower {
     const tags = this.tagCount;
     const b = this.staging;
     const w = b.count;
-    let out = w * length * tags;
-    let slot = this.slotOf(startCell);
     let filled = 0;
     let bad = 0;
+    let slot = this.slotOf(startCell);
     for (let k = 0; k < length; k++) {
-      let i = slot * tags;
-      const stop = i + tags;
-      while (i < stop) b.values[out++] = this.values[i++]!;
+      this.windowBases[k] = slot * tags;
       filled += this.cellFilled[slot]!;
       bad += this.cellBad[slot]!;
       slot = slot + 1 === this.ringCells ? 0 : slot + 1;
@@ -348,6 +386,20 @@ export class ModelWindower {
     const filledShare = filled / cells;
     const badShare = bad / cells;
     const sufficient = filledShare <= this.spec.maxFilledShare && badShare <= this.spec.maxBadShare;
+    // A cell is NaN exactly when it was counted bad, so `bad` says how many a sufficient window lists.
+    if (sufficient && bad > 0) {
+      if (b.nanCount + bad > b.nanCells.length) {
+        const grown = new Int32Array(Math.max(2 * b.nanCells.length, b.nanCount + bad));
+        grown.set(b.nanCells.subarray(0, b.nanCount));
+        b.nanCells = grown;
+      }
+      b.nanCount = this.tagMajor ? this.copyTagMajorListing(w * cells, b) : this.copyTimeMajorListing(w * cells, b);
+    } else if (this.tagMajor) {
+      this.copyTagMajor(w * cells, b.values);
+    } else {
+      this.copyTimeMajor(w * cells, b.values);
+    }
+    b.nanStarts[w + 1] = b.nanCount;
     b.starts[w] = startCell * this.period;
     b.ends[w] = (endCell + 1) * this.period;
     b.filledShare[w] = filledShare;
@@ -361,6 +413,63 @@ export class ModelWindower {
       this.full.push(b);
       this.staging = newBatch(this.maxPerTake, cells);
     }
+  }
+
+  /** The window whose cells start at `windowBases` into `out` from `o`, [time][tag]. */
+  private copyTimeMajor(o: number, out: Float64Array): void {
+    const tags = this.tagCount;
+    for (let k = 0; k < this.length; k++) {
+      let i = this.windowBases[k]!;
+      const stop = i + tags;
+      while (i < stop) out[o++] = this.values[i++]!;
+    }
+  }
+
+  /** As `copyTimeMajor`, [tag][time]. */
+  private copyTagMajor(o: number, out: Float64Array): void {
+    const tags = this.tagCount;
+    const length = this.length;
+    const bases = this.windowBases;
+    for (let t = 0; t < tags; t++) {
+      for (let k = 0; k < length; k++) out[o++] = this.values[bases[k]! + t]!;
+    }
+  }
+
+  /** `copyTimeMajor`, listing each NaN cell (its position in the window) in `b.nanCells`; returns the new count. */
+  private copyTimeMajorListing(o: number, b: Batch): number {
+    const tags = this.tagCount;
+    const out = b.values;
+    const list = b.nanCells;
+    let n = b.nanCount;
+    let c = 0;
+    for (let k = 0; k < this.length; k++) {
+      const base = this.windowBases[k]!;
+      for (let t = 0; t < tags; t++, c++) {
+        const v = this.values[base + t]!;
+        out[o + c] = v;
+        if (v !== v) list[n++] = c;
+      }
+    }
+    return n;
+  }
+
+  /** `copyTagMajor`, listing each NaN cell as `copyTimeMajorListing` does. */
+  private copyTagMajorListing(o: number, b: Batch): number {
+    const tags = this.tagCount;
+    const length = this.length;
+    const bases = this.windowBases;
+    const out = b.values;
+    const list = b.nanCells;
+    let n = b.nanCount;
+    let c = 0;
+    for (let t = 0; t < tags; t++) {
+      for (let k = 0; k < length; k++, c++) {
+        const v = this.values[bases[k]! + t]!;
+        out[o + c] = v;
+        if (v !== v) list[n++] = c;
+      }
+    }
+    return n;
   }
 }
 

@@ -8,8 +8,9 @@ import { Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { buildInputTensorData } from '../../agent/scoring/build-input.js';
 import { ScoringClient } from '../../agent/scoring/scoring-client.js';
+import { RUNS_PER_TAKE } from '../../agent/scoring/model-host.js';
 import { scoreDueWindows } from '../../agent/scoring/score-windows.js';
-import type { DueWindows } from '../../agent/windows/due-windows.js';
+import { listNanCells, type DueWindows } from '../../agent/windows/due-windows.js';
 import { ModelManifestSchema, type ModelManifest } from '../../shared/model-manifest.js';
 
 /**
@@ -23,11 +24,14 @@ import { ModelManifestSchema, type ModelManifest } from '../../shared/model-mani
  *    - bare loop on this (main) thread: one prebuilt input tensor of --batch
  *      windows, `await session.run` back to back;
  *    - the same bare loop in a worker thread of its own (same prebuilt data);
- *    - the agent flat out: synthetic DueWindows of --batch windows (1 % NaN
- *      cells to impute) → scoreDueWindows → build-input on this thread (into
- *      input buffers the worker hands back) → ScoringClient worker → results;
- *      --lanes batches in flight (default 2, so the worker need not wait for
- *      the main thread); event-loop delay of this thread
+ *    - the agent flat out, fed what ModelHost takes from a backlog: synthetic
+ *      DueWindows of --take windows (default RUNS_PER_TAKE × --batch = 1,024),
+ *      cut as the windower cuts them for this model (its input layout, 1 %
+ *      NaN cells, listed) → scoreDueWindows → build-input on this thread
+ *      (into input buffers the worker hands back) → ScoringClient worker,
+ *      which runs them --batch windows per `session.run` (so every run is the
+ *      bare loop's batch) → results; --lanes takes in flight (default 2, so
+ *      the worker need not wait for the main thread); event-loop delay of this thread
  *      (monitorEventLoopDelay, 1 ms resolution) measured meanwhile, the worst
  *      round's p99 reported.
  *    The ceiling is whichever bare placement has the higher median over the
@@ -45,7 +49,8 @@ import { ModelManifestSchema, type ModelManifest } from '../../shared/model-mani
  *    latency = from the moment a batch is due (its windows' last sample is in:
  *    the scheduled tick) to its WindowResults, p50/p99 per window.
  * Options: --rounds N (15), --seconds N per measurement (0.4), --batch N (256),
- * --threads N (ORT intra-op threads, default 1 on every side), --models N (20),
+ * --threads N (ORT intra-op threads, default 1 on every side), --take N
+ * (windows per agent batch, default RUNS_PER_TAKE × --batch), --models N (20),
  * --per-tick N (10, i.e. 2,000 windows/s with 20 models), --model
  * pca4x60|ae_chfirst|both, --lanes N (batches in flight in the agent's
  * flat-out phase, default 2). The ceiling never changes with --lanes: a bare
@@ -62,6 +67,7 @@ const { values: opts } = parseArgs({
     'per-tick': { type: 'string', default: '10' },
     model: { type: 'string', default: 'both' },
     lanes: { type: 'string', default: '2' },
+    take: { type: 'string' },
   },
 });
 const rounds = Number(opts.rounds);
@@ -71,6 +77,7 @@ const threads = Number(opts.threads);
 const modelCount = Number(opts.models);
 const perTick = Number(opts['per-tick']);
 const lanes = Number(opts.lanes);
+const take = opts.take === undefined ? RUNS_PER_TAKE * batch : Number(opts.take);
 const TICK_MS = 100;
 const LATENCY_MS = 5000;
 
@@ -78,17 +85,22 @@ const dir = fileURLToPath(new URL('../fixtures/models/', import.meta.url));
 const manifestOf = (file: string): ModelManifest => ModelManifestSchema.parse(JSON.parse(readFileSync(`${dir}${file}.manifest.json`, 'utf8')));
 const onnxOf = (file: string): Uint8Array => readFileSync(`${dir}${file}.onnx`);
 
-function syntheticWindows(manifest: ModelManifest, count: number, seed: number): DueWindows {
+/**
+ * `count` windows of random values, about 1 % NaN cells (as bad-quality cells
+ * in a sufficient window are). `cut`: as the windower cuts them for this
+ * model — values in its input layout, NaN cells listed — which is what the
+ * agent scores; without it, [time][tag] and unlisted.
+ */
+function syntheticWindows(manifest: ModelManifest, count: number, seed: number, cut = false): DueWindows {
   const length = manifest.windowLength;
   const tags = manifest.tags.length;
   const values = new Float64Array(count * length * tags);
   let x = seed;
   for (let i = 0; i < values.length; i++) {
     x = (x * 1103515245 + 12345) % 2147483648;
-    // About 1 % of the cells are NaN, as bad-quality cells in a sufficient window are.
     values[i] = x % 100 === 0 ? Number.NaN : (x / 2147483648) * 2 - 1;
   }
-  return {
+  const windows: DueWindows = {
     count,
     length,
     tags,
@@ -99,6 +111,9 @@ function syntheticWindows(manifest: ModelManifest, count: number, seed: number):
     badShare: new Float64Array(count).fill(0.01),
     sufficient: new Uint8Array(count).fill(1),
   };
+  if (!cut) return windows;
+  const laidOut: DueWindows = { ...windows, layout: manifest.input.layout };
+  return { ...laidOut, ...listNanCells(laidOut) };
 }
 
 /** The bare loop's input: `n` windows built once, outside the measurement. */
@@ -202,7 +217,7 @@ async function bareInWorker(manifest: ModelManifest, bytes: Uint8Array, n: numbe
  * monitor enabled again after a pause would count the pause as one delay).
  */
 async function agentFlatOut(client: ScoringClient, key: string, manifest: ModelManifest, delays: IntervalHistogram[]): Promise<Contender> {
-  const windows = syntheticWindows(manifest, batch, 11);
+  const windows = syntheticWindows(manifest, take, 11, true);
   for (let i = 0; i < 20; i++) await scoreDueWindows(client, key, manifest, windows, { shadow: false });
   return {
     async run(ms) {
@@ -324,7 +339,7 @@ async function measureModel(client: ScoringClient, file: string, ms: number): Pr
 async function latencyPhase(client: ScoringClient, manifest: ModelManifest, bytes: Uint8Array, ms: number): Promise<{ p50: number; p99: number; eldP99: number; windowsPerS: number }> {
   const keys = Array.from({ length: modelCount }, (_, i) => `m${i}`);
   for (const key of keys) await client.load(key, manifest, bytes);
-  const windows = syntheticWindows(manifest, perTick, 13);
+  const windows = syntheticWindows(manifest, perTick, 13, true);
   const latencies: number[] = [];
   const eld = monitorEventLoopDelay({ resolution: 1 });
   const t0 = performance.now() + 50;
@@ -371,7 +386,8 @@ async function main(): Promise<void> {
 
   console.log(
     `\nbench:score  batch ${batch}, ORT intra-op threads ${threads}, ${rounds} interleaved rounds of ${seconds} s per subject ` +
-      `(bare on the main thread, bare in a worker, agent; reversed every other round), ${lanes} agent batches in flight; ` +
+      `(bare on the main thread, bare in a worker, agent; reversed every other round); agent: ${take} windows per take ` +
+      `as a backlog gives it (cut in the model's layout, NaN cells listed), run ${batch} per session.run, ${lanes} takes in flight; ` +
       `1-min load average ${fmt(loadBefore, 2)} before, ${fmt(loadAfter, 2)} after (the bench's own threads count in it)\n`,
   );
   console.log('model        round   bare main w/s (CPU %)   bare worker w/s (CPU %)   agent w/s (CPU %)   agent/bare');
@@ -411,6 +427,7 @@ async function main(): Promise<void> {
     model: head.file,
     batch,
     lanes,
+    take,
     rounds,
     windows_per_s: Math.round(head.agent),
     bare_batched_windows_per_s: Math.round(head.bare),

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { deployPackage } from '../../agent/models/deploy-package.js';
 import { ModelRegistry, type ModelEvent } from '../../agent/models/model-registry.js';
-import { ModelHost } from '../../agent/scoring/model-host.js';
+import { ModelHost, RUNS_PER_TAKE } from '../../agent/scoring/model-host.js';
 import { silentLogger } from '../../shared/logger.js';
 import type { WindowResult } from '../../shared/window-result.js';
 import { PERIOD, TAGS, closeClients, pcaPackage, samplesFor, startClient, startedClients } from '../helpers/model-host-fixture.js';
@@ -13,8 +13,9 @@ import { PERIOD, TAGS, closeClients, pcaPackage, samplesFor, startClient, starte
  */
 
 const HOP = 10;
-/** Windows per batch: small, so a backlog is many batches. */
-const MAX_BATCH = 4;
+/** Windows per run: small, so a backlog is many batches (of RUNS_PER_TAKE runs each). */
+const MAX_BATCH = 2;
+const WINDOWS_PER_TAKE = RUNS_PER_TAKE * MAX_BATCH;
 type Step = { kind: 'submit'; key: string } | { kind: 'results'; key: string; count: number };
 
 afterEach(closeClients);
@@ -67,6 +68,9 @@ describe('ModelHost scoring pipeline: a backlog of due windows', () => {
     await backlog(0, 600);
     // Cells 0..599, windows of 60 every 10: ends at 60 … 590 (the window ending at 600 is not closed yet).
     expect(results).toHaveLength(54);
+    // A backlog goes to the worker RUNS_PER_TAKE runs' worth at a time.
+    const takes = Array.from({ length: Math.ceil(54 / WINDOWS_PER_TAKE) }, (_, i) => Math.min(WINDOWS_PER_TAKE, 54 - i * WINDOWS_PER_TAKE));
+    expect(steps.flatMap((s) => (s.kind === 'results' ? [s.count] : []))).toEqual(takes);
     expectEveryWindowOnceInOrder(results);
     expect(results.every((r) => r.status === 'scored' && r.version === '1.0.0')).toBe(true);
     let inFlight = 0;
@@ -135,7 +139,7 @@ describe('ModelHost scoring pipeline: a backlog of due windows', () => {
     expect(startedClients()).toBe(2);
     expect(registry.snapshot()[0]).toMatchObject({ active: '1.0.0', state: 'scoring' });
     // The batch that reached the worker before the exit kept its 1.1.0 scores; everything after it was scored by 1.0.0.
-    expect(results.slice(before).filter((r) => r.version === '1.1.0').length).toBe(MAX_BATCH);
+    expect(results.slice(before).filter((r) => r.version === '1.1.0').length).toBe(WINDOWS_PER_TAKE);
     expect(results.at(-1)?.version).toBe('1.0.0');
   });
 });

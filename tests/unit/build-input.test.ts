@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildInputTensorData } from '../../agent/scoring/build-input.js';
-import type { DueWindows } from '../../agent/windows/due-windows.js';
+import { listNanCells, type DueWindows, type WindowLayout } from '../../agent/windows/due-windows.js';
 import { ModelManifestSchema, type ModelManifest } from '../../shared/model-manifest.js';
 
 function manifest(over: Partial<Record<string, unknown>> = {}): ModelManifest {
@@ -36,6 +36,26 @@ function due(cells: number[][][]): DueWindows {
     badShare: new Float64Array(count),
     sufficient: new Uint8Array(count).fill(1),
   };
+}
+
+/**
+ * The same windows as a windower would cut them for a model of `layout`:
+ * values in that order, with the NaN cells of the sufficient windows listed
+ * (or not, `listed` false: the general path on that layout).
+ */
+function cutFor(windows: DueWindows, layout: WindowLayout, listed = true): DueWindows {
+  const { count, length, tags } = windows;
+  const values = new Float64Array(windows.values.length);
+  for (let w = 0; w < count; w++) {
+    for (let t = 0; t < length; t++) {
+      for (let k = 0; k < tags; k++) {
+        const to = layout === 'batch,tag,time' ? k * length + t : t * tags + k;
+        values[w * length * tags + to] = windows.values[w * length * tags + t * tags + k] as number;
+      }
+    }
+  }
+  const cut: DueWindows = { ...windows, values, layout };
+  return listed ? { ...cut, ...listNanCells(cut) } : cut;
 }
 
 const twoWindows = due([
@@ -103,10 +123,12 @@ describe('buildInputTensorData', () => {
       }
       cells[1]!.forEach((row) => (row[2] = Number.NaN)); // a tag with no value at all in window 1
       const windows = due(cells);
+      // Window 3 is insufficient: its NaN cells are not listed, so even the listed path must look at it.
+      windows.sufficient[3] = 0;
       for (const layout of ['batch,time,tag', 'batch,tag,time'] as const) {
         for (const normalization of [undefined, { mean: [1, -2, 0.5], std: [2, 0.5, 3] }]) {
           const m = manifest({ windowLength: length, tags: ['a', 'b', 'c'], input: { name: 'x', dtype: 'float64', layout }, ...(normalization ? { normalization } : {}) });
-          const indices = [4, 1, 0, 1];
+          const indices = [4, 1, 0, 1, 2, 3, 4];
           const expected: number[] = [];
           for (const w of indices) {
             const grid: number[][] = [];
@@ -121,7 +143,17 @@ describe('buildInputTensorData', () => {
             }
             for (let i = 0; i < length * tags; i++) expected.push(layout === 'batch,tag,time' ? grid[Math.floor(i / length)]![i % length]! : grid[i % tags]![Math.floor(i / tags)]!);
           }
-          expect(Array.from(buildInputTensorData(m, windows, indices)), `${layout} length ${length} ${normalization ? 'scaled' : 'raw'}`).toEqual(expected);
+          const what = `${layout} length ${length} ${normalization ? 'scaled' : 'raw'}`;
+          expect(Array.from(buildInputTensorData(m, windows, indices)), what).toEqual(expected);
+          // Windows cut in either layout, NaN cells listed or not: the same input.
+          for (const cutLayout of ['batch,time,tag', 'batch,tag,time'] as const) {
+            for (const listed of [true, false]) {
+              expect(Array.from(buildInputTensorData(m, cutFor(windows, cutLayout, listed), indices)), `${what}, cut ${cutLayout}${listed ? ' listed' : ''}`).toEqual(expected);
+            }
+          }
+          // Float32: the listed copy rounds exactly as the cell-by-cell gather does.
+          const m32 = manifest({ windowLength: length, tags: ['a', 'b', 'c'], input: { name: 'x', dtype: 'float32', layout }, ...(normalization ? { normalization } : {}) });
+          expect(Array.from(buildInputTensorData(m32, cutFor(windows, layout), indices)), `${what} float32`).toEqual(Array.from(Float32Array.from(expected)));
         }
       }
     }
@@ -133,6 +165,14 @@ describe('buildInputTensorData', () => {
     expect(Array.from(out)).toEqual([1, 10, 2, 20, 3, 30, 4, 40, 5, 50, 6, 60]);
     expect(() => buildInputTensorData(manifest(), twoWindows, [0, 1], new Float64Array(12))).toThrow(/float32 array of 12 values/);
     expect(() => buildInputTensorData(manifest(), twoWindows, [0], new Float32Array(12))).toThrow(/float32 array of 6 values/);
+  });
+
+  it('copies windows cut in the model\'s layout as they are, imputing only the listed NaN cells', () => {
+    const m = manifest({ input: { name: 'x', dtype: 'float32', layout: 'batch,tag,time' } });
+    const cut = cutFor(due([[[1, Number.NaN], [Number.NaN, 20], [3, 30]]]), 'batch,tag,time');
+    expect(Array.from(cut.values)).toEqual([1, Number.NaN, 3, Number.NaN, 20, 30]);
+    expect(Array.from(cut.nanCells!)).toEqual([1, 3]);
+    expect(Array.from(buildInputTensorData(m, cut, [0]))).toEqual([1, 1, 3, 20, 20, 30]);
   });
 
   it('refuses windows shaped for another manifest', () => {

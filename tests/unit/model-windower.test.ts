@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { DueWindows, WindowSpec } from '../../agent/windows/due-windows.js';
+import { listNanCells, type DueWindows, type WindowSpec } from '../../agent/windows/due-windows.js';
 import { ModelWindower } from '../../agent/windows/model-windower.js';
 import { WindowRouter } from '../../agent/windows/window-router.js';
 import type { Quality, Sample } from '../../shared/sample.js';
@@ -33,15 +33,28 @@ const spec = (over: Partial<WindowSpec> = {}): WindowSpec => ({
   ...over,
 });
 
+/**
+ * Windows as plain data, values in [time][tag] order whatever layout the
+ * windower cut them in; also checks that the NaN cells it listed are exactly
+ * those of the sufficient windows.
+ */
 function unpack(due: DueWindows): Win[] {
   const cells = due.length * due.tags;
+  const listed = listNanCells(due);
+  expect(Array.from(due.nanCells!)).toEqual(Array.from(listed.nanCells));
+  expect(Array.from(due.nanStarts!)).toEqual(Array.from(listed.nanStarts));
+  const timeMajor = (w: number): number[] => {
+    const v = Array.from(due.values.subarray(w * cells, (w + 1) * cells));
+    if (due.layout !== 'batch,tag,time') return v;
+    return v.map((_, i) => v[(i % due.tags) * due.length + Math.floor(i / due.tags)]!);
+  };
   const out: Win[] = [];
   for (let w = 0; w < due.count; w++) {
     expect(due.values.length).toBe(due.count * cells);
     out.push({
       start: due.starts[w]!,
       end: due.ends[w]!,
-      values: Array.from(due.values.subarray(w * cells, (w + 1) * cells)),
+      values: timeMajor(w),
       filled: due.filledShare[w]!,
       bad: due.badShare[w]!,
       sufficient: due.sufficient[w] === 1,
@@ -455,8 +468,30 @@ describe('ModelWindower against a naive reference', () => {
       const want = reference(s, arrivals);
       const context = `seed ${seed}: ${JSON.stringify(s)}`;
       expect(got, context).toEqual(want.windows);
+      // Cut for a batch,tag,time model: the same windows, each written tag by tag.
+      const tagMajor = new ModelWindower(s, { maxWindowsPerTake: 1 + Math.floor(r() * 5), layout: 'batch,tag,time' });
+      expect(tagMajor.layout).toBe('batch,tag,time');
+      expect(feedChunked(r, tagMajor, arrivals), `${context} batch,tag,time`).toEqual(want.windows);
       expect(w.counters(), context).toMatchObject({ late: want.late, skippedGapWindows: want.skipped, insufficient: want.insufficient, windows: want.windows.length, samples: arrivals.length });
     }
+  });
+});
+
+describe('ModelWindower layout', () => {
+  it('writes each window in the model\'s layout and lists the NaN cells of sufficient windows only', () => {
+    const s = spec({ tags: ['a', 'b'], windowLength: 3, hop: 3, maxBadShare: 0.4 });
+    const w = new ModelWindower(s, { layout: 'batch,tag,time' });
+    // Cells 0..5; tag b is bad in cell 1; tag a is missing in cells 3..5 (too many bad cells: insufficient).
+    feed(w, [good(0, 0, 1), good(1, 0, 10), good(0, 1000, 2), { tag: 1, ts: 1000, value: 20, quality: 'bad' }, good(0, 2000, 3), good(1, 2000, 30)]);
+    feed(w, [good(1, 3000, 40), good(1, 4000, 50), good(1, 5000, 60), good(0, 6000, 7), good(1, 6000, 70)]);
+    const due = w.takeDue()!;
+    expect(due.layout).toBe('batch,tag,time');
+    expect(due.count).toBe(2);
+    expect(Array.from(due.values.subarray(0, 6))).toEqual([1, 2, 3, 10, NaN, 30]);
+    expect(Array.from(due.values.subarray(6))).toEqual([NaN, NaN, NaN, 40, 50, 60]);
+    expect(Array.from(due.sufficient)).toEqual([1, 0]);
+    expect(Array.from(due.nanStarts!)).toEqual([0, 1, 1]);
+    expect(Array.from(due.nanCells!)).toEqual([4]);
   });
 });
 
