@@ -18,7 +18,8 @@ import type { AgentChannel, DeploymentHooks } from './agent-channels.js';
 import type { HubStorage } from '../storage/hub-storage.js';
 import type { HubMetrics } from '../server/hub-metrics.js';
 import type { HistoryListener } from './history-requests.js';
-import { readAgentMessage } from './read-agent-message.js';
+import { readAgentMessage, type ReadAgentMessage } from './read-agent-message.js';
+import { joinRecordsTexts } from './records-text.js';
 import { SerialQueue } from './serial-queue.js';
 
 export interface ConnectionSettings {
@@ -52,7 +53,7 @@ type State = 'awaiting_hello' | 'ready' | 'closing';
 
 /** A message as it arrived: parsed at once, handled in its turn. */
 interface Received {
-  parsed: ParseResult<AgentMessage>;
+  parsed: ReadAgentMessage;
   receivedAt: number;
 }
 
@@ -218,7 +219,7 @@ export class AgentConnection implements AgentChannel {
    * an ack for each. Returns how many batches that took.
    */
   private async batches(waiting: readonly Received[]): Promise<number> {
-    const run: Array<{ batch: Batch; receivedAt: number }> = [];
+    const run: Array<{ batch: Batch; receivedAt: number; text: Buffer | undefined }> = [];
     for (const { parsed, receivedAt } of waiting) {
       if (run.length >= this.deps.settings.maxQueuedBatches || !parsed.ok || parsed.message.type !== 'batch') break;
       const batch = parsed.message;
@@ -228,17 +229,20 @@ export class AgentConnection implements AgentChannel {
         break;
       }
       if (run.length > 0 && batch.stream !== run[0]!.batch.stream) break;
-      run.push({ batch, receivedAt });
+      run.push({ batch, receivedAt, text: parsed.recordsText });
     }
     if (run.length === 0) return 1;
     const { stream, epoch } = run[0]!.batch;
     const first = run[0]!.batch.first;
     const last = run[run.length - 1]!.batch.last;
     const records = run.length === 1 ? run[0]!.batch.records : run.flatMap((r) => r.batch.records);
+    // The records as received, for a backend that stores them as they are (only when every batch of the run has them).
+    const texts = run.map((r) => r.text);
+    const text = texts.every((t): t is Buffer => t !== undefined) ? joinRecordsTexts(texts) : undefined;
     const { storage, metrics } = this.deps;
     let result;
     try {
-      result = await storage.ingest(this.agent, epoch, stream, records, run[0]!.receivedAt);
+      result = await storage.ingest(this.agent, epoch, stream, records, run[0]!.receivedAt, text);
     } catch (err) {
       this.storageFailed(err, `batch ${stream} ${first}–${last}`);
       return run.length;

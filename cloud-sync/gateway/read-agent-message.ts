@@ -1,4 +1,8 @@
 import { BatchSchema, MAX_BATCH_RECORDS, parseAgentMessage, type AgentMessage, type Batch, type ParseResult } from '../../shared/sync-protocol.js';
+import { recordsText } from './records-text.js';
+
+/** A parsed message; for a batch also its records array as received, when it could be cut (see records-text.ts). */
+export type ReadAgentMessage = ParseResult<AgentMessage> & { recordsText?: Buffer };
 
 /** The batch envelope without `records`: checked with zod as declared. */
 const BatchEnvelopeSchema = BatchSchema.omit({ records: true });
@@ -13,14 +17,17 @@ const BatchEnvelopeSchema = BatchSchema.omit({ records: true });
  * `parseAgentMessage`, which decides — so the messages refused, and the error
  * texts, are exactly those of `parseAgentMessage`.
  */
-export function readAgentMessage(data: Buffer): ParseResult<AgentMessage> {
+export function readAgentMessage(data: Buffer): ReadAgentMessage {
   let json: unknown;
   try {
     json = JSON.parse(data.toString('utf8'));
   } catch {
     return parseAgentMessage(data);
   }
-  if (isPlainBatch(json)) return { ok: true, message: json };
+  if (isPlainBatch(json)) {
+    const text = recordsText(data);
+    return text === null ? { ok: true, message: json } : { ok: true, message: json, recordsText: text };
+  }
   return parseAgentMessage(data);
 }
 

@@ -243,7 +243,12 @@ export interface HubStorage {
 
   // Results
   /** Idempotent, whole, durable. Episodes records also update the episode table (highest revision wins). */
-  ingest(agent: string, epoch: string, stream: SyncStream, records: readonly SyncRecord[], receivedAt: number): Promise<IngestResult>;
+  /**
+   * `recordsText`, when given, is `records` as the JSON array text they
+   * arrived in (validated, the same records): a backend may store it as is
+   * instead of encoding the parsed records again.
+   */
+  ingest(agent: string, epoch: string, stream: SyncStream, records: readonly SyncRecord[], receivedAt: number, recordsText?: Buffer): Promise<IngestResult>;
   /** Highest seq stored for (agent, epoch, stream); 0 when none. */
   storedUpTo(agent: string, epoch: string, stream: SyncStream): Promise<number>;
   /** Newest first. */

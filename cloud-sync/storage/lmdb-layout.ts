@@ -49,12 +49,23 @@ export interface HubDbs {
 /** [stream, agent, epoch, seq] */
 export type SeqKey = [SyncStream, string, string, number];
 
-/** The records of one batch, column by column: seqs[i], ats[i] and bodies[i] are one record. */
-export interface RecordBatch {
-  receivedAt: number;
-  seqs: number[];
-  ats: number[];
-  bodies: unknown[];
+/**
+ * The records of one batch, column by column: seqs[i], ats[i] and the body of
+ * record i are one record. The body is `bodies[i]`, or — in a batch stored as
+ * its records arrived (every record new, see LmdbRecords.writeBatch) —
+ * `records[i].body`, the received `{seq, at, body}` objects.
+ */
+export type RecordBatch = { receivedAt: number; seqs: number[]; ats: number[] } & (
+  | { bodies: unknown[]; records?: undefined }
+  | { records: Array<{ body?: unknown }>; bodies?: undefined }
+);
+
+/** Record i's body, whichever way its batch was stored. */
+export function bodyAt(batch: RecordBatch, i: number): unknown {
+  if (batch.bodies !== undefined) return batch.bodies[i];
+  // An absent body reads as null, as the JSON encoding of `bodies` stores undefined.
+  const body = batch.records[i]?.body;
+  return body === undefined ? null : body;
 }
 
 export type EpisodeOrderKey = [number, number, string];

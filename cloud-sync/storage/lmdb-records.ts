@@ -1,7 +1,10 @@
 import { VigilError } from '../../shared/errors.js';
 import type { SyncRecord, SyncStream } from '../../shared/sync-protocol.js';
 import type { IngestResult, RecordFilter, StoredRecord } from './hub-storage.js';
-import { KEY_MAX, type BatchEntry, type HubDbs, type SeqKey, type StreamCursor } from './lmdb-layout.js';
+import { asBinary } from 'lmdb';
+import { bodyAt, KEY_MAX, type BatchEntry, type HubDbs, type SeqKey, type StreamCursor } from './lmdb-layout.js';
+
+const CLOSE_BRACE = Buffer.from('}');
 
 /** listRecords without a limit returns this many. */
 export const DEFAULT_RECORD_LIMIT = 100;
@@ -9,7 +12,7 @@ export const DEFAULT_RECORD_LIMIT = 100;
 /**
  * Result records (scores, episodes, events) on the hub. Each ingest stores
  * the records new to the hub as ONE value (columns of seqs, times and
- * bodies) keyed by the first seq it stored, and two index entries for
+ * bodies, or the records as received) keyed by the first seq it stored, and two index entries for
  * newest-first listing — with the cursor, four puts per batch, not one per
  * record.
  *
@@ -28,7 +31,10 @@ export class LmdbRecords {
    * Stores the records new to the hub; call inside a write transaction (a
    * body that cannot be encoded throws, and the transaction is rolled back).
    * `onStored` sees each new record in batch order (episodes update their
-   * table with it in the same transaction).
+   * table with it in the same transaction). With `recordsText` (the records
+   * as the JSON array they arrived in) and every record new, the batch is
+   * stored around those bytes as they are: printing 2,000 parsed records as
+   * JSON again cost more than parsing them.
    */
   writeBatch(
     agent: string,
@@ -37,6 +43,7 @@ export class LmdbRecords {
     records: readonly SyncRecord[],
     receivedAt: number,
     onStored: (body: unknown) => void,
+    recordsText?: Buffer,
   ): IngestResult {
     const { cursors, recordBatches, batchesByTime, batchesByAgent } = this.dbs;
     const cursorKey: [SyncStream, string, string] = [stream, agent, epoch];
@@ -60,7 +67,14 @@ export class LmdbRecords {
       const first = seqs[0]!;
       cursor.count += seqs.length;
       cursors.putSync(cursorKey, cursor);
-      recordBatches.putSync([stream, agent, epoch, first], { receivedAt, seqs, ats, bodies });
+      const key: SeqKey = [stream, agent, epoch, first];
+      if (recordsText !== undefined && seqs.length === records.length) {
+        // The JSON the 'json' encoding reads back as { receivedAt, seqs, ats, records } (see RecordBatch).
+        const head = Buffer.from(`{"receivedAt":${JSON.stringify(receivedAt)},"seqs":${JSON.stringify(seqs)},"ats":${JSON.stringify(ats)},"records":`);
+        recordBatches.putSync(key, asBinary(Buffer.concat([head, recordsText, CLOSE_BRACE])) as never);
+      } else {
+        recordBatches.putSync(key, { receivedAt, seqs, ats, bodies });
+      }
       const entry: BatchEntry = { models: [...models] };
       batchesByTime.putSync([stream, receivedAt, agent, epoch, first], entry);
       batchesByAgent.putSync([agent, stream, receivedAt, epoch, first], entry);
@@ -93,7 +107,7 @@ export class LmdbRecords {
       const skip = at !== null && agent === at.agent && epoch === at.epoch && first === at.first ? at.given : 0;
       for (let i = skip; i < batch.seqs.length; i++) {
         if (records.length >= limit) return { records, next: JSON.stringify({ agent, epoch, first, given: i }) };
-        records.push({ seq: batch.seqs[i]!, at: batch.ats[i]!, body: batch.bodies[i], agent, epoch, stream, receivedAt: batch.receivedAt });
+        records.push({ seq: batch.seqs[i]!, at: batch.ats[i]!, body: bodyAt(batch, i), agent, epoch, stream, receivedAt: batch.receivedAt });
       }
     }
     return { records, next: null };
@@ -112,7 +126,7 @@ export class LmdbRecords {
       if (batch === undefined) continue;
       const order = batch.seqs.map((_, i) => i).sort((a, b) => batch.seqs[b]! - batch.seqs[a]!);
       for (const i of order) {
-        const body = batch.bodies[i];
+        const body = bodyAt(batch, i);
         if (filter.model !== undefined && (body as { model?: unknown } | null)?.model !== filter.model) continue;
         out.push({ seq: batch.seqs[i]!, at: batch.ats[i]!, body, agent, epoch, stream, receivedAt: batch.receivedAt });
         if (out.length >= limit) return out;

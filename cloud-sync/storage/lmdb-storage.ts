@@ -106,7 +106,7 @@ class LmdbHubStorage implements HubStorage {
   }
 
   // ── results ─────────────────────────────────────────────────────────────
-  ingest(agent: string, epoch: string, stream: SyncStream, records: readonly SyncRecord[], receivedAt: number): Promise<IngestResult> {
+  ingest(agent: string, epoch: string, stream: SyncStream, records: readonly SyncRecord[], receivedAt: number, recordsText?: Buffer): Promise<IngestResult> {
     // NUL delimits the elements of an ordered-binary key: an epoch holding one
     // could alias another (agent, epoch) position.
     if (agent.includes('\0') || epoch.includes('\0')) {
@@ -125,7 +125,7 @@ class LmdbHubStorage implements HubStorage {
     const onStored =
       stream === 'episodes' ? (body: unknown) => this.episodes.applyRevision(body, agent, receivedAt) : stream === 'scores' ? countScore : () => undefined;
     return durableWrite(this.dbs.env, () => {
-      const result = this.records.writeBatch(agent, epoch, stream, records, receivedAt, onStored);
+      const result = this.records.writeBatch(agent, epoch, stream, records, receivedAt, onStored, recordsText);
       // Only records new to the hub were counted: a resend changes nothing.
       for (const { key, counts } of batchCounts.values()) this.scoreCounts.putSync(key, mergeScoreCounts(this.scoreCounts.get(key) ?? emptyScoreCounts(), counts));
       return result;

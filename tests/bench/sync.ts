@@ -396,6 +396,9 @@ try {
     ws_receiver: median(ws.map((m) => m.receiverUs)),
     agent: median(drained.map((m) => m.senderUs)),
     hub: median(drained.map((m) => m.receiverUs)),
+    floor_sender: median(floors.map((m) => m.senderUs)),
+    floor_receiver: median(floors.map((m) => m.receiverUs)),
+    storage_alone: median(stores.map((m) => m.senderUs)),
   };
   const { rss, rssIdle, deploySeconds } = await fleetPhases(hub, admin, dir);
   const rows: Array<[string, string]> = [
@@ -409,6 +412,8 @@ try {
     ['storage alone ÷ raw ws, of medians [rounds]', `${(storeRate / wsRate).toFixed(2)} [${spread(storeRatios, 2)}]`],
     ['CPU µs/record raw ws: sender, receiver', `${cpu.ws_sender.toFixed(2)}, ${cpu.ws_receiver.toFixed(2)}`],
     ['CPU µs/record drain: agent, hub', `${cpu.agent.toFixed(2)}, ${cpu.hub.toFixed(2)}`],
+    ['CPU µs/record durable floor: agent side, receiver', `${cpu.floor_sender.toFixed(2)}, ${cpu.floor_receiver.toFixed(2)}`],
+    ['CPU µs/record storage alone (this process)', cpu.storage_alone.toFixed(2)],
     [`deploy to ${deployCount} agents, s (target ≤ 10)`, deploySeconds.toFixed(2)],
     [`hub RSS with ${fleet} agents, MB (idle ${rssIdle.toFixed(0)})`, rss.toFixed(0)],
   ];
@@ -439,7 +444,7 @@ try {
         storage_alone_records_per_s: Math.round(storeRate),
         storage_alone_ratio_ws: Number((storeRate / wsRate).toFixed(3)),
         storage_alone_ratio_ws_max: Number(Math.max(...storeRatios).toFixed(3)),
-        cpu_us_per_record: { ws_sender: round2(cpu.ws_sender), ws_receiver: round2(cpu.ws_receiver), agent: round2(cpu.agent), hub: round2(cpu.hub) },
+        cpu_us_per_record: { ws_sender: round2(cpu.ws_sender), ws_receiver: round2(cpu.ws_receiver), agent: round2(cpu.agent), hub: round2(cpu.hub), floor_sender: round2(cpu.floor_sender), floor_receiver: round2(cpu.floor_receiver), storage_alone: round2(cpu.storage_alone) },
         rounds,
         records: total,
         agents: fleet,

@@ -94,6 +94,11 @@ describe('training in a worker thread', () => {
     // 1 s: generous for a loaded CI machine; training on the event loop stalled it for about 2 s.
     expect(Math.max(...latencies)).toBeLessThan(1000);
 
+    // Downloaded before training locally: that blocks this process for seconds, long enough for
+    // the hub to close the idle keep-alive socket that fetch would then reuse ("other side closed").
+    const download = await fetch(`${hub.url}/api/models/line2-normal/versions/1.0.0/package`, { headers: { authorization: `Bearer ${admin}` } });
+    const stored = readModelPackage(Buffer.from(await download.arrayBuffer()), 'stored');
+
     // The same computation in this process, from the same data as the hub built it.
     const local = trainModel({ name: body.name, version: body.version, description: `normal behaviour of 3 tag(s) on ${AGENT}, ${new Date(body.from).toISOString()} – ${new Date(body.to).toISOString()}`, tags: TAGS, samplePeriodMs: PERIOD_MS, windowLength: 600, hop: 1, normal: [fetchedSegment({ kind: 'agent-history', name: AGENT }, series)] });
     const packed = await packTrainedModel(local);
@@ -101,8 +106,6 @@ describe('training in a worker thread', () => {
     expect(response.json.calibration).toEqual(local.calibration);
     expect(response.json.windows).toEqual(local.windows);
 
-    const download = await fetch(`${hub.url}/api/models/line2-normal/versions/1.0.0/package`, { headers: { authorization: `Bearer ${admin}` } });
-    const stored = readModelPackage(Buffer.from(await download.arrayBuffer()), 'stored');
     expect(Buffer.from(stored.onnxBytes).equals(Buffer.from(packed.onnxBytes))).toBe(true);
     const withoutTime = (m: typeof stored.manifest) => ({ ...m, lineage: { ...m.lineage!, trainedAt: '' } });
     expect(withoutTime(stored.manifest)).toEqual(withoutTime(packed.manifest));

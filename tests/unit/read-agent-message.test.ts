@@ -72,9 +72,11 @@ describe('readAgentMessage', () => {
     Buffer.from(JSON.stringify({ type: 'batch', stream: 'scores', epoch: 'e1', first: 1, last: records.length, records, ...over }));
   const records = (n: number) => Array.from({ length: n }, (_, i) => ({ seq: i + 1, at: 1_700_000_000_000 + i, body: { score: i / 7, tags: { 'p.temp': 0.41 } } }));
 
-  it('reads a batch exactly as parseAgentMessage does', () => {
+  it('reads a batch exactly as parseAgentMessage does, and hands over its records as received', () => {
     const data = message(records(50));
-    expect(readAgentMessage(data)).toEqual(parseAgentMessage(data));
+    const { recordsText, ...read } = readAgentMessage(data);
+    expect(read).toEqual(parseAgentMessage(data));
+    expect(recordsText?.toString('utf8')).toBe(JSON.stringify(records(50)));
   });
 
   it('refuses exactly what parseAgentMessage refuses, with the same error', () => {
@@ -110,7 +112,11 @@ describe('readAgentMessage', () => {
         const slow = parseAgentMessage(data);
         expect(fast.ok).toBe(slow.ok);
         if (!fast.ok) expect(fast).toEqual(slow);
-        else if (slow.ok) expect(JSON.parse(JSON.stringify(fast.message))).toEqual(JSON.parse(JSON.stringify(slow.message)));
+        else if (slow.ok) {
+          expect(JSON.parse(JSON.stringify(fast.message))).toEqual(JSON.parse(JSON.stringify(slow.message)));
+          // The records as received parse to the records read.
+          if (fast.recordsText !== undefined && fast.message.type === 'batch') expect(JSON.parse(fast.recordsText.toString('utf8'))).toEqual(JSON.parse(JSON.stringify(fast.message.records)));
+        }
       }),
       { numRuns: 1000 },
     );
