@@ -12,12 +12,21 @@ export interface ListeningServer {
   close(): Promise<void>;
 }
 
+/** How long the hub keeps an idle HTTP keep-alive connection open. */
+export const IDLE_KEEP_ALIVE_MS = 65_000;
+
 /** Opens the hub's one port: HTTPS when a certificate and key are given, otherwise HTTP. */
 export async function listenHub(
   options: { host: string; port: number; tls?: { certFile: string; keyFile: string } },
   handler: (req: IncomingMessage, res: ServerResponse) => void,
 ): Promise<ListeningServer> {
   const server = options.tls ? createTlsServer(options.tls, handler) : createHttpServer(handler);
+  // An idle keep-alive connection stays open longer than clients and load
+  // balancers keep theirs (60 s is the usual balancer default): with Node's
+  // 5 s, a client reusing a connection the hub has just closed gets "socket
+  // hang up" / "other side closed" on a request that never reached the hub.
+  server.keepAliveTimeout = IDLE_KEEP_ALIVE_MS;
+  server.headersTimeout = IDLE_KEEP_ALIVE_MS + 1000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (cause: NodeJS.ErrnoException) => {
       const hint = cause.code === 'EADDRINUSE' ? `port ${options.port} is in use by another program; set http.port to a free port` : cause.message;
