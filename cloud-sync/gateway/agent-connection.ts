@@ -219,7 +219,7 @@ export class AgentConnection implements AgentChannel {
    * an ack for each. Returns how many batches that took.
    */
   private async batches(waiting: readonly Received[]): Promise<number> {
-    const run: Array<{ batch: Batch; receivedAt: number; text: Buffer | undefined }> = [];
+    const run: Array<{ batch: Batch; receivedAt: number; parsed: ReadAgentMessage }> = [];
     for (const { parsed, receivedAt } of waiting) {
       if (run.length >= this.deps.settings.maxQueuedBatches || !parsed.ok || parsed.message.type !== 'batch') break;
       const batch = parsed.message;
@@ -229,17 +229,17 @@ export class AgentConnection implements AgentChannel {
         break;
       }
       if (run.length > 0 && batch.stream !== run[0]!.batch.stream) break;
-      run.push({ batch, receivedAt, text: parsed.recordsText });
+      run.push({ batch, receivedAt, parsed });
     }
     if (run.length === 0) return 1;
     const { stream, epoch } = run[0]!.batch;
     const first = run[0]!.batch.first;
     const last = run[run.length - 1]!.batch.last;
     const records = run.length === 1 ? run[0]!.batch.records : run.flatMap((r) => r.batch.records);
-    // The records as received, for a backend that stores them as they are (only when every batch of the run has them).
-    const texts = run.map((r) => r.text);
-    const text = texts.every((t): t is Buffer => t !== undefined) ? joinRecordsTexts(texts) : undefined;
     const { storage, metrics } = this.deps;
+    // The records as received, for a backend that stores them as they are (only when every batch of the run has them).
+    const texts = storage.storesRecordsAsReceived ? run.map((r) => r.parsed.recordsText) : [];
+    const text = texts.length > 0 && texts.every((t): t is Buffer => t !== undefined) ? joinRecordsTexts(texts) : undefined;
     let result;
     try {
       result = await storage.ingest(this.agent, epoch, stream, records, run[0]!.receivedAt, text);

@@ -229,6 +229,8 @@ export interface SessionRecord {
 export interface HubStorage {
   /** Which backend, for logs and /api/health. */
   readonly kind: 'lmdb' | 'postgres';
+  /** True when `ingest` uses `recordsText`: only then does the gateway cut it from the message. */
+  readonly storesRecordsAsReceived?: boolean;
 
   // Agents
   /** Rejects with VIGIL_API_CONFLICT when the id exists. */

@@ -52,6 +52,7 @@ export async function openLmdbHubStorage(dir: string, options: LmdbHubStorageOpt
 
 class LmdbHubStorage implements HubStorage {
   readonly kind = 'lmdb';
+  readonly storesRecordsAsReceived = true;
   private readonly records: LmdbRecords;
   private readonly episodes: LmdbEpisodes;
   private readonly models: LmdbModels;
