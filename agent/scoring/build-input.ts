@@ -2,6 +2,8 @@ import type { ModelManifest } from '../../shared/model-manifest.js';
 import type { DueWindows, WindowLayout } from '../windows/due-windows.js';
 
 type Out = Float32Array | Float64Array;
+/** Window values as cut: float64, or float32 for a model that reads float32 unscaled (see WindowPrecision). */
+type Values = DueWindows['values'];
 
 /**
  * The model's input tensor data for the windows at `indices` (normally the
@@ -58,8 +60,9 @@ export function buildInputTensorData(manifest: ModelManifest, windows: DueWindow
 /**
  * The fast path: the windows are already in the model's layout and the
  * windower listed their NaN cells. Runs of consecutive sufficient windows are
- * one copy (native float64 → float32 conversion when unscaled, one plain
- * loop when scaled), then only the listed NaN cells are imputed. An
+ * one copy when unscaled (a memcpy when the windows were cut in the model's
+ * dtype, a native conversion otherwise) and one plain loop when scaled, then
+ * only the listed NaN cells are imputed. An
  * insufficient window (its NaN cells are not listed) goes through the
  * general gather.
  */
@@ -109,7 +112,7 @@ function copyInLayout(
 }
 
 /** (x - mean) / std for the cells [from, to) of whole windows, into `out` from `d`; NaN stays NaN (imputed afterwards). */
-function scaleCells(values: Float64Array, from: number, to: number, tagMajor: boolean, length: number, tags: number, mean: Float64Array, std: Float64Array, out: Out, d: number): void {
+function scaleCells(values: Values, from: number, to: number, tagMajor: boolean, length: number, tags: number, mean: Float64Array, std: Float64Array, out: Out, d: number): void {
   if (tagMajor) {
     for (let i = from; i < to; ) {
       for (let k = 0; k < tags; k++) {
@@ -130,7 +133,7 @@ function scaleCells(values: Float64Array, from: number, to: number, tagMajor: bo
  * `src`, output from `dst`): the tag's first valid value in the window, else
  * the mean (→ 0 scaled), else 0 — as `gatherWindow` does.
  */
-function imputeFirstCell(values: Float64Array, src: number, c: number, tagMajor: boolean, length: number, tags: number, scaled: boolean, mean: Float64Array, std: Float64Array, out: Out, dst: number): void {
+function imputeFirstCell(values: Values, src: number, c: number, tagMajor: boolean, length: number, tags: number, scaled: boolean, mean: Float64Array, std: Float64Array, out: Out, dst: number): void {
   const tag = tagMajor ? c / length : c;
   const m = mean[tag] as number;
   const first = firstValid(values, src + c, tagMajor ? 1 : tags, length, m);
@@ -176,7 +179,7 @@ function gatherWindow(windows: DueWindows, w: number, source: WindowLayout, targ
 }
 
 /** The first non-NaN of `count` values from `i`, step `step`, else `fallback`. */
-function firstValid(values: Float64Array, i: number, step: number, count: number, fallback: number): number {
+function firstValid(values: Values, i: number, step: number, count: number, fallback: number): number {
   for (const end = i + count * step; i < end; i += step) {
     const v = values[i] as number;
     if (v === v) return v;
@@ -185,7 +188,7 @@ function firstValid(values: Float64Array, i: number, step: number, count: number
 }
 
 /** One tag of one window (source cells from `i`, step `step`) into output cells from `d`, step `os`, unscaled; `first` stands in for a NaN first cell. */
-function columnRaw(values: Float64Array, i: number, step: number, length: number, first: number, out: Out, d: number, os: number): void {
+function columnRaw(values: Values, i: number, step: number, length: number, first: number, out: Out, d: number, os: number): void {
   out[d] = first;
   const end = d + length * os;
   i += step;
@@ -217,7 +220,7 @@ function columnRaw(values: Float64Array, i: number, step: number, length: number
 }
 
 /** As `columnRaw` with (x - mean) / std. */
-function column(values: Float64Array, i: number, step: number, length: number, first: number, m: number, s: number, out: Out, d: number, os: number): void {
+function column(values: Values, i: number, step: number, length: number, first: number, m: number, s: number, out: Out, d: number, os: number): void {
   out[d] = (first - m) / s;
   let last = first;
   for (let t = 1; t < length; t++) {
@@ -230,7 +233,7 @@ function column(values: Float64Array, i: number, step: number, length: number, f
 }
 
 /** Cells after a window's first row (batch,time,tag), unscaled: a NaN takes the cell one row up (same tag). */
-function rowsRaw(values: Float64Array, i: number, cells: number, tags: number, out: Out, d: number): void {
+function rowsRaw(values: Values, i: number, cells: number, tags: number, out: Out, d: number): void {
   const end = d + cells;
   for (; d + 3 < end; d += 4, i += 4) {
     const a = values[i] as number;
@@ -249,7 +252,7 @@ function rowsRaw(values: Float64Array, i: number, cells: number, tags: number, o
 }
 
 /** As `rowsRaw` with (x - mean) / std per tag; a NaN takes the (already scaled) cell one row up. */
-function rowsScaled(values: Float64Array, i: number, rows: number, tags: number, mean: Float64Array, std: Float64Array, out: Out, d: number): void {
+function rowsScaled(values: Values, i: number, rows: number, tags: number, mean: Float64Array, std: Float64Array, out: Out, d: number): void {
   for (let t = 0; t < rows; t++) {
     for (let k = 0; k < tags; k++, i++, d++) {
       const a = values[i] as number;

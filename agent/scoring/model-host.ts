@@ -5,7 +5,7 @@ import type { Sample } from '../../shared/sample.js';
 import type { WindowResult } from '../../shared/window-result.js';
 import { unloadAll, type ModelLoader } from '../models/deploy-package.js';
 import type { ModelRegistry } from '../models/model-registry.js';
-import type { DueWindows, WindowSpec } from '../windows/due-windows.js';
+import { windowPrecisionFor, type DueWindows, type WindowSpec } from '../windows/due-windows.js';
 import { ModelWindower } from '../windows/model-windower.js';
 import { WindowRouter } from '../windows/window-router.js';
 import { scoreDueWindows } from './score-windows.js';
@@ -134,14 +134,18 @@ export class ModelHost implements ModelLoader {
     const specKey = windowShapeKey(manifest, this.options.lateToleranceMs);
     this.loaded.set(key, { manifest, onnxBytes, agentTags, specKey });
     this.stopped.delete(key);
-    if (!this.windowers.has(specKey)) {
-      // Cut in this version's input layout, so its input is a plain copy; a version of the same window shape with the other layout gathers.
+    const hosted = this.windowers.get(specKey);
+    if (!hosted) {
+      // Cut in this version's input layout and dtype, so its input is a plain copy; a version of the same window shape with the other layout gathers.
       const windower = new ModelWindower(windowSpecOf(manifest, this.options.lateToleranceMs), {
         maxWindowsPerTake: RUNS_PER_TAKE * (this.options.maxBatch ?? 256),
         layout: manifest.input.layout,
+        precision: windowPrecisionFor(manifest),
       });
       this.windowers.set(specKey, { model: manifest.name, windower });
       this.router.add(specKey, windower);
+    } else {
+      this.fitPrecision(specKey, hosted.windower);
     }
     if (!this.stats.has(key)) this.stats.set(key, { key, scored: 0, insufficient: 0, shadowScored: 0, batches: 0, inferenceSeconds: 0, faults: 0, last: null });
     return result;
@@ -152,10 +156,31 @@ export class ModelHost implements ModelLoader {
     await this.client.unload(key);
     // A window shape no loaded version uses any more stops being cut.
     const used = new Set([...this.loaded.values()].map((m) => m.specKey));
-    for (const specKey of [...this.windowers.keys()]) {
-      if (used.has(specKey)) continue;
-      this.windowers.delete(specKey);
-      this.router.remove(specKey);
+    for (const [specKey, hosted] of [...this.windowers]) {
+      if (used.has(specKey)) this.fitPrecision(specKey, hosted.windower);
+      else {
+        this.windowers.delete(specKey);
+        this.router.remove(specKey);
+      }
+    }
+  }
+
+  /**
+   * Versions sharing a windower get float32 windows only while every one of
+   * them reads float32 unscaled (see WindowPrecision): a version that reads
+   * float64 or scales switches it to float64 when it loads, before any batch
+   * can be scheduled for it. Windows cut before that and not yet scored keep
+   * the float32 rounding; said in the log.
+   */
+  private fitPrecision(specKey: string, windower: ModelWindower): void {
+    const versions = [...this.loaded.entries()].filter(([, m]) => m.specKey === specKey);
+    const precision = versions.every(([, m]) => windowPrecisionFor(m.manifest) === 'float32') ? 'float32' : 'float64';
+    const alreadyCut = windower.setPrecision(precision);
+    if (precision === 'float64' && alreadyCut > 0) {
+      this.options.log.info(
+        { versions: versions.map(([key]) => key), windows: alreadyCut },
+        'windows are now cut in float64 for a version that reads float64 or scales its input; windows cut before it loaded reach it with float32 rounding',
+      );
     }
   }
 

@@ -2,6 +2,20 @@
 export type WindowLayout = 'batch,time,tag' | 'batch,tag,time';
 
 /**
+ * The number type `DueWindows.values` are cut in. float32 only for models
+ * that read float32 values unscaled: the cut's rounding is then exactly the
+ * rounding their input gets anyway, and building the input becomes a memcpy
+ * instead of a float64 → float32 conversion (measured: 70 µs vs 8 µs per
+ * 1,024 windows of ae_chfirst, as much as running the model).
+ */
+export type WindowPrecision = 'float64' | 'float32';
+
+/** The precision a model's windows can be cut in without changing its input by a bit (see WindowPrecision). */
+export function windowPrecisionFor(manifest: { input: { dtype: 'float32' | 'float64' }; normalization?: unknown }): WindowPrecision {
+  return manifest.input.dtype === 'float32' && manifest.normalization === undefined ? 'float32' : 'float64';
+}
+
+/**
  * Windows of one model that are due for scoring, as plain typed arrays so the
  * batch can be handed to the scoring worker without per-window objects.
  * Values are event-time resampled cells, per window in `layout` order
@@ -16,8 +30,8 @@ export interface DueWindows {
   length: number;
   /** Tags per cell (the manifest's tag count, in manifest order). */
   tags: number;
-  /** count × length × tags values. */
-  values: Float64Array;
+  /** count × length × tags values, in the windower's precision (see WindowPrecision). */
+  values: Float64Array | Float32Array;
   /** Cell order within a window; absent means 'batch,time,tag'. */
   layout?: WindowLayout;
   /**

@@ -1,5 +1,5 @@
 import type { Quality } from '../../shared/sample.js';
-import type { DueWindows, WindowLayout, WindowSpec } from './due-windows.js';
+import type { DueWindows, WindowLayout, WindowPrecision, WindowSpec } from './due-windows.js';
 
 /**
  * Event-time windowing of one model: every tag is resampled on the model's
@@ -70,6 +70,8 @@ export interface WindowerOptions {
   maxPendingWindows?: number;
   /** Cell order within each window of `DueWindows.values`: the model's input layout. Default 'batch,time,tag'. */
   layout?: WindowLayout;
+  /** Number type of `DueWindows.values` (see WindowPrecision); default float64. Can change later with `setPrecision`. */
+  precision?: WindowPrecision;
 }
 
 const GOOD = 1;
@@ -87,10 +89,10 @@ type Batch = Omit<DueWindows, 'length' | 'tags' | 'layout' | 'nanCells' | 'nanSt
   nanCount: number;
 };
 
-function newBatch(windows: number, cellsPerWindow: number): Batch {
+function newBatch(windows: number, cellsPerWindow: number, precision: WindowPrecision): Batch {
   return {
     count: 0,
-    values: new Float64Array(windows * cellsPerWindow),
+    values: precision === 'float32' ? new Float32Array(windows * cellsPerWindow) : new Float64Array(windows * cellsPerWindow),
     starts: new Float64Array(windows),
     ends: new Float64Array(windows),
     filledShare: new Float64Array(windows),
@@ -141,6 +143,7 @@ export class ModelWindower {
   private lastCell = NaN;
   private lastSlot = 0;
 
+  private precisionOfValues: WindowPrecision;
   private staging: Batch;
   private readonly full: Batch[] = [];
   private pending = 0;
@@ -174,7 +177,29 @@ export class ModelWindower {
     this.carryBad = new Uint8Array(this.tagCount);
     this.tagMajor = options.layout === 'batch,tag,time';
     this.windowBases = new Int32Array(spec.windowLength);
-    this.staging = newBatch(this.maxPerTake, cellsPerWindow);
+    this.precisionOfValues = options.precision ?? 'float64';
+    this.staging = newBatch(this.maxPerTake, cellsPerWindow, this.precisionOfValues);
+  }
+
+  /** Number type of the values this windower cuts (see WindowPrecision). */
+  get precision(): WindowPrecision {
+    return this.precisionOfValues;
+  }
+
+  /**
+   * Cuts windows in `precision` from now on (the batch being filled is
+   * converted, so its next windows are cut in it). Returns how many windows
+   * were already cut and are still waiting: switching to float64, those keep
+   * their float32 rounding (≤ 6e-8 relative) — the caller says so.
+   */
+  setPrecision(precision: WindowPrecision): number {
+    if (precision === this.precisionOfValues) return 0;
+    this.precisionOfValues = precision;
+    const s = this.staging;
+    s.values = s.count === 0
+      ? (precision === 'float32' ? new Float32Array(s.values.length) : new Float64Array(s.values.length))
+      : (precision === 'float32' ? Float32Array.from(s.values) : Float64Array.from(s.values));
+    return this.pending;
   }
 
   /** Cell order within each window this windower cuts. */
@@ -411,12 +436,12 @@ export class ModelWindower {
     if (!sufficient) this.count.insufficient++;
     if (b.count === this.maxPerTake) {
       this.full.push(b);
-      this.staging = newBatch(this.maxPerTake, cells);
+      this.staging = newBatch(this.maxPerTake, cells, this.precisionOfValues);
     }
   }
 
   /** The window whose cells start at `windowBases` into `out` from `o`, [time][tag]. */
-  private copyTimeMajor(o: number, out: Float64Array): void {
+  private copyTimeMajor(o: number, out: Float64Array | Float32Array): void {
     const tags = this.tagCount;
     for (let k = 0; k < this.length; k++) {
       let i = this.windowBases[k]!;
@@ -426,7 +451,7 @@ export class ModelWindower {
   }
 
   /** As `copyTimeMajor`, [tag][time]. */
-  private copyTagMajor(o: number, out: Float64Array): void {
+  private copyTagMajor(o: number, out: Float64Array | Float32Array): void {
     const tags = this.tagCount;
     const length = this.length;
     const bases = this.windowBases;

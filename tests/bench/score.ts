@@ -10,7 +10,7 @@ import { buildInputTensorData } from '../../agent/scoring/build-input.js';
 import { ScoringClient } from '../../agent/scoring/scoring-client.js';
 import { RUNS_PER_TAKE } from '../../agent/scoring/model-host.js';
 import { scoreDueWindows } from '../../agent/scoring/score-windows.js';
-import { listNanCells, type DueWindows } from '../../agent/windows/due-windows.js';
+import { listNanCells, windowPrecisionFor, type DueWindows } from '../../agent/windows/due-windows.js';
 import { ModelManifestSchema, type ModelManifest } from '../../shared/model-manifest.js';
 
 /**
@@ -26,8 +26,8 @@ import { ModelManifestSchema, type ModelManifest } from '../../shared/model-mani
  *    - the same bare loop in a worker thread of its own (same prebuilt data);
  *    - the agent flat out, fed what ModelHost takes from a backlog: synthetic
  *      DueWindows of --take windows (default RUNS_PER_TAKE × --batch = 1,024),
- *      cut as the windower cuts them for this model (its input layout, 1 %
- *      NaN cells, listed) → scoreDueWindows → build-input on this thread
+ *      cut as the windower cuts them for this model (its input layout and
+ *      precision, 1 % NaN cells, listed) → scoreDueWindows → build-input on this thread
  *      (into input buffers the worker hands back) → ScoringClient worker,
  *      which runs them --batch windows per `session.run` (so every run is the
  *      bare loop's batch) → results; --lanes takes in flight (default 2, so
@@ -112,7 +112,9 @@ function syntheticWindows(manifest: ModelManifest, count: number, seed: number, 
     sufficient: new Uint8Array(count).fill(1),
   };
   if (!cut) return windows;
-  const laidOut: DueWindows = { ...windows, layout: manifest.input.layout };
+  // The windower cuts a float32-unscaled model's windows in float32 (see WindowPrecision).
+  const cutValues = windowPrecisionFor(manifest) === 'float32' ? Float32Array.from(values) : values;
+  const laidOut: DueWindows = { ...windows, values: cutValues, layout: manifest.input.layout };
   return { ...laidOut, ...listNanCells(laidOut) };
 }
 
@@ -387,7 +389,7 @@ async function main(): Promise<void> {
   console.log(
     `\nbench:score  batch ${batch}, ORT intra-op threads ${threads}, ${rounds} interleaved rounds of ${seconds} s per subject ` +
       `(bare on the main thread, bare in a worker, agent; reversed every other round); agent: ${take} windows per take ` +
-      `as a backlog gives it (cut in the model's layout, NaN cells listed), run ${batch} per session.run, ${lanes} takes in flight; ` +
+      `as a backlog gives it (cut in the model's layout and precision, NaN cells listed), run ${batch} per session.run, ${lanes} takes in flight; ` +
       `1-min load average ${fmt(loadBefore, 2)} before, ${fmt(loadAfter, 2)} after (the bench's own threads count in it)\n`,
   );
   console.log('model        round   bare main w/s (CPU %)   bare worker w/s (CPU %)   agent w/s (CPU %)   agent/bare');

@@ -143,3 +143,31 @@ describe('ModelHost scoring pipeline: a backlog of due windows', () => {
     expect(results.at(-1)?.version).toBe('1.0.0');
   });
 });
+
+describe('ModelHost window precision', () => {
+  // Not representable in float32: scaling a float32-rounded value gives another float32 input than scaling the value.
+  const scaled = { normalization: { mean: [0.1234567, -0.2345678, 0.3456789, -0.4567891], std: [0.7654321, 1.2345679, 0.8765432, 1.1111111] } };
+
+  it('cuts windows in float64 as soon as a version that scales shares them, so its scores are those it gets alone', async () => {
+    // Alone: windows cut in float64 from the start.
+    const alone = await setup();
+    await alone.deploy(await pcaPackage('1.1.0', scaled));
+    await alone.backlog(0, 600);
+    const want = new Map(alone.results.map((r) => [r.start, r.score]));
+
+    // Beside an unscaled float32 version, which had its windows cut in float32 until the scaling version loaded.
+    const shared = await setup();
+    await shared.deploy(await pcaPackage('1.0.0'));
+    await shared.backlog(0, 200);
+    await shared.deploy(await pcaPackage('1.1.0', scaled));
+    await shared.backlog(200, 600);
+    const after = shared.results.filter((r) => r.version === '1.1.0');
+    expect(after.length).toBeGreaterThan(30);
+    for (const r of after) expect(r.score, `window at ${r.start}`).toBe(want.get(r.start));
+    // The windows scored by 1.0.0 were cut in float32: the same scores as cut in float64, as its input is float32 either way.
+    const unscaled = await setup();
+    await unscaled.deploy(await pcaPackage('1.0.0'));
+    await unscaled.backlog(0, 200);
+    expect(shared.results.filter((r) => r.version === '1.0.0').map((r) => r.score)).toEqual(unscaled.results.map((r) => r.score));
+  });
+});

@@ -154,6 +154,16 @@ describe('buildInputTensorData', () => {
           // Float32: the listed copy rounds exactly as the cell-by-cell gather does.
           const m32 = manifest({ windowLength: length, tags: ['a', 'b', 'c'], input: { name: 'x', dtype: 'float32', layout }, ...(normalization ? { normalization } : {}) });
           expect(Array.from(buildInputTensorData(m32, cutFor(windows, layout), indices)), `${what} float32`).toEqual(Array.from(Float32Array.from(expected)));
+          if (!normalization) {
+            // Windows cut in float32 (as for a float32 model that does not scale), on the copy and on the gather: the same input, bit for bit.
+            for (const cutLayout of ['batch,time,tag', 'batch,tag,time'] as const) {
+              for (const listed of [true, false]) {
+                const cut = cutFor(windows, cutLayout, listed);
+                const in32 = buildInputTensorData(m32, { ...cut, values: Float32Array.from(cut.values) }, indices);
+                expect(Array.from(in32), `${what}, cut ${cutLayout} in float32${listed ? ' listed' : ''}`).toEqual(Array.from(Float32Array.from(expected)));
+              }
+            }
+          }
         }
       }
     }

@@ -472,6 +472,10 @@ describe('ModelWindower against a naive reference', () => {
       const tagMajor = new ModelWindower(s, { maxWindowsPerTake: 1 + Math.floor(r() * 5), layout: 'batch,tag,time' });
       expect(tagMajor.layout).toBe('batch,tag,time');
       expect(feedChunked(r, tagMajor, arrivals), `${context} batch,tag,time`).toEqual(want.windows);
+      // Cut in float32 (for a model that reads float32 unscaled): the same windows, each value rounded to float32.
+      const float32 = new ModelWindower(s, { maxWindowsPerTake: 1 + Math.floor(r() * 5), layout: r() < 0.5 ? 'batch,tag,time' : 'batch,time,tag', precision: 'float32' });
+      const rounded = want.windows.map((win) => ({ ...win, values: win.values.map(Math.fround) }));
+      expect(feedChunked(r, float32, arrivals), `${context} float32`).toEqual(rounded);
       expect(w.counters(), context).toMatchObject({ late: want.late, skippedGapWindows: want.skipped, insufficient: want.insufficient, windows: want.windows.length, samples: arrivals.length });
     }
   });
@@ -492,6 +496,24 @@ describe('ModelWindower layout', () => {
     expect(Array.from(due.sufficient)).toEqual([1, 0]);
     expect(Array.from(due.nanStarts!)).toEqual([0, 1, 1]);
     expect(Array.from(due.nanCells!)).toEqual([4]);
+  });
+});
+
+describe('ModelWindower precision', () => {
+  it('cuts values as float64 by default and as float32 when asked, and switches for the windows cut after the switch', () => {
+    const s = spec({ tags: ['a'], windowLength: 2, hop: 2, lateToleranceMs: 0 });
+    const w = new ModelWindower(s, { precision: 'float32' });
+    expect(w.precision).toBe('float32');
+    feed(w, [good(0, 0, 0.1), good(0, 1000, 0.2), good(0, 2000, 0.3)]);
+    // The first window (cells 0, 1) is cut in float32; switching to float64 says one window was cut before.
+    expect(w.setPrecision('float64')).toBe(1);
+    expect(w.setPrecision('float64')).toBe(0);
+    feed(w, [good(0, 3000, 0.4), good(0, 4000, 0.5)]);
+    const due = w.takeDue()!;
+    // The batch being filled was converted when the precision changed: one array, now float64.
+    expect(due.values).toBeInstanceOf(Float64Array);
+    expect(Array.from(due.values)).toEqual([Math.fround(0.1), Math.fround(0.2), 0.3, 0.4]);
+    expect(new ModelWindower(s).precision).toBe('float64');
   });
 });
 
