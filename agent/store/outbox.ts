@@ -1,4 +1,4 @@
-import type { Database } from 'lmdb';
+import type { Database, RootDatabase } from 'lmdb';
 import type { Logger } from '../../shared/logger.js';
 import type { AgentEvent } from '../../shared/episode.js';
 import { whenDurable } from './when-durable.js';
@@ -57,6 +57,20 @@ interface ReadCharges {
 }
 /** At most this many charges are kept per stream (a few batches in flight). */
 const MAX_KEPT_CHARGES = 100_000;
+
+/** Seqs from..to of a stream, to delete: an ack deletes thousands at once, kept as one range instead of a key each. */
+interface SeqRange {
+  stream: OutboxStream;
+  from: number;
+  to: number;
+}
+
+/** Adds from..to to `ranges`, extending the last range when it continues it. */
+function addToRanges(ranges: SeqRange[], stream: OutboxStream, from: number, to: number): void {
+  const last = ranges[ranges.length - 1];
+  if (last !== undefined && last.stream === stream && last.to + 1 === from) last.to = to;
+  else ranges.push({ stream, from, to });
+}
 
 /** Charged per record beyond its encoded value: the ordered-binary key and LMDB's node header. */
 export const RECORD_OVERHEAD_BYTES = 32;
@@ -131,6 +145,40 @@ function readAt(value: Buffer): number {
 }
 
 /**
+ * The values of a record database as lmdb-js read them, without a copy:
+ * a decoder without `needsStableBuffer` is handed lmdb-js's own reused read
+ * buffer, and this one returns a view of it — valid only until the next read.
+ * A range read of the plain binary handle allocates a Buffer per record,
+ * which cost ~1.2 µs per record of the drain (more than the rest of reading
+ * and splicing a batch). Values are never written through this handle; it
+ * is opened like the outbox database apart from the encoding (a compressed
+ * outbox would need its options here too).
+ */
+const IN_PLACE_VALUES = {
+  encode: (value: Buffer): Buffer => value,
+  decode: (bytes: Buffer, size?: number): Buffer => bytes.subarray(0, size ?? bytes.length),
+};
+
+/**
+ * A second handle of the same named database. lmdb-js gives every database
+ * the environment's `openDB` and sets its `name`; its typings list both for
+ * root databases only.
+ */
+function openInPlaceValues(records: Database<Buffer, [string, number]>): Database<Buffer, [string, number]> {
+  const { name } = records as unknown as { name: string | null };
+  if (typeof name !== 'string') throw new Error('the outbox needs a named database');
+  // `encoder` is an option of every database in lmdb-js (its typings: of root databases).
+  const options = { name, encoder: IN_PLACE_VALUES };
+  return (records as unknown as RootDatabase).openDB<Buffer, [string, number]>(options);
+}
+
+/**
+ * Visits a pending record in place (see `visitPendingStored`): `stored` is
+ * only valid during the call. Returns false to stop before this record.
+ */
+export type PendingVisitor = (seq: number, stored: Buffer, bytes: number) => boolean;
+
+/**
  * The durable outbox: every record for the hub waits here until the hub acks it.
  *
  * All writes go through one pump that turns whatever was queued meanwhile
@@ -147,6 +195,8 @@ function readAt(value: Buffer): number {
  */
 export class Outbox {
   private readonly records: OutboxOptions['records'];
+  /** The same records read in place (see IN_PLACE_VALUES); reads only. */
+  private readonly recordsInPlace: OutboxOptions['records'];
   private readonly meta: OutboxOptions['meta'];
   private readonly log: Logger;
   private readonly agent: string;
@@ -157,13 +207,14 @@ export class Outbox {
   private scheduled = false;
   private closed = false;
   private idleWaiters: Array<() => void> = [];
-  /** Byte charges of the records `pendingStored` returned lately, per stream (see `rememberCharges`). */
+  /** Byte charges of the records `pendingStored` / `visitPendingStored` returned lately, per stream (see `rememberCharges`). */
   private readonly charges = new Map<OutboxStream, ReadCharges>();
   private readonly committedListeners: Array<() => void> = [];
   private failedCommits = 0;
 
   constructor(options: OutboxOptions) {
     this.records = options.records;
+    this.recordsInPlace = openInPlaceValues(options.records);
     this.meta = options.meta;
     this.log = options.log;
     this.agent = options.agent;
@@ -217,8 +268,33 @@ export class Outbox {
     for (const { key, value } of this.records.getRange({ start: [stream, start], end: [stream, state.durable + 1], limit })) {
       out.push({ seq: key[1], stored: value, bytes: value.length + RECORD_OVERHEAD_BYTES });
     }
-    this.rememberCharges(stream, out);
+    this.rememberCharges(stream, out[0]?.seq ?? 0, out.at(-1)?.seq ?? 0, out.map((r) => r.bytes));
     return out;
+  }
+
+  /**
+   * The same records as `pendingStored`, each handed to `visit` in place
+   * instead of copied into a Buffer of its own: `stored` is a view of
+   * lmdb-js's read buffer, valid only during the call (copy what you keep).
+   * Stops before the first record `visit` refuses (it counts as not read).
+   * Returns how many records were visited and accepted.
+   */
+  visitPendingStored(stream: OutboxStream, afterSeq: number, limit: number, visit: PendingVisitor): number {
+    const state = this.stateOf(stream);
+    const start = Math.max(afterSeq, state.floor) + 1;
+    if (start > state.durable || limit <= 0) return 0;
+    let first = 0;
+    let last = 0;
+    const charges: number[] = [];
+    for (const { key, value } of this.recordsInPlace.getRange({ start: [stream, start], end: [stream, state.durable + 1], limit })) {
+      const bytes = value.length + RECORD_OVERHEAD_BYTES;
+      if (!visit(key[1], value, bytes)) break;
+      if (charges.length === 0) first = key[1];
+      last = key[1];
+      charges.push(bytes);
+    }
+    this.rememberCharges(stream, first, last, charges);
+    return charges.length;
   }
 
   /**
@@ -348,7 +424,7 @@ export class Outbox {
     const jobs = this.queue.splice(0, take);
     const snapshot = new Map([...this.streams].map(([k, v]) => [k, { ...v }]));
     const puts: Array<[[string, number], Buffer]> = [];
-    const removes: Array<[string, number]> = [];
+    const removes: SeqRange[] = [];
     const touched = new Set<OutboxStream>();
     const outcomes: Array<() => void> = [];
     const lastSeq = new Map<OutboxStream, number>();
@@ -406,7 +482,7 @@ export class Outbox {
     try {
       commit = this.records.batch(() => {
         for (const [key, value] of puts) void this.records.put(key, value);
-        for (const key of removes) void this.records.remove(key);
+        for (const { stream, from, to } of removes) for (let seq = from; seq <= to; seq++) void this.records.remove([stream, seq]);
         for (const stream of touched) {
           const s = this.stateOf(stream);
           const meta: StreamMeta = { next: s.next, acked: s.acked, count: s.count, bytes: s.bytes };
@@ -443,22 +519,21 @@ export class Outbox {
   }
 
   /**
-   * Acks delete what the hub has — almost always records `pendingStored` just
-   * read for it. Their charges are kept (a number per record, only for the
-   * latest contiguous reads) so that the delete needs no second read of
-   * values it only wants the sizes of.
+   * Acks delete what the hub has — almost always records `pendingStored` (or
+   * `visitPendingStored`) just read for it. Their charges are kept (a number
+   * per record, only for the latest contiguous reads) so that the delete
+   * needs no second read of values it only wants the sizes of.
    */
-  private rememberCharges(stream: OutboxStream, read: readonly StoredOutboxRecord[]): void {
+  private rememberCharges(stream: OutboxStream, first: number, last: number, read: readonly number[]): void {
     if (read.length === 0) return;
-    const first = read[0]!.seq;
     let kept = this.charges.get(stream);
-    if (kept === undefined || first < kept.first || first > kept.first + kept.bytes.length || read[read.length - 1]!.seq !== first + read.length - 1) {
+    if (kept === undefined || first < kept.first || first > kept.first + kept.bytes.length || last !== first + read.length - 1) {
       kept = { first, bytes: [] };
       this.charges.set(stream, kept);
     }
     // A read may start inside what is kept (a batch cut short by its byte budget, a resend): from there on it replaces it.
     kept.bytes.length = first - kept.first;
-    for (const record of read) kept.bytes.push(record.bytes);
+    for (const bytes of read) kept.bytes.push(bytes);
     if (kept.bytes.length > MAX_KEPT_CHARGES) this.forgetCharges(kept, kept.first + kept.bytes.length - MAX_KEPT_CHARGES - 1);
   }
 
@@ -468,14 +543,14 @@ export class Outbox {
    * Every seq in (floor, durable] is present: appends are gap-free and only
    * acks and evictions delete, always from the floor up.
    */
-  private removeCharged(stream: OutboxStream, after: number, upTo: number, removes: Array<[string, number]>): boolean {
+  private removeCharged(stream: OutboxStream, after: number, upTo: number, removes: SeqRange[]): boolean {
+    // An eviction may have removed past upTo already: nothing left to delete (counting upTo - after would add).
+    if (upTo <= after) return true;
     const kept = this.charges.get(stream);
     if (kept === undefined || after + 1 < kept.first || upTo > kept.first + kept.bytes.length - 1) return false;
     let bytes = 0;
-    for (let seq = after + 1; seq <= upTo; seq++) {
-      bytes += kept.bytes[seq - kept.first]!;
-      removes.push([stream, seq]);
-    }
+    for (let seq = after + 1; seq <= upTo; seq++) bytes += kept.bytes[seq - kept.first]!;
+    addToRanges(removes, stream, after + 1, upTo);
     this.forgetCharges(kept, upTo);
     const s = this.stateOf(stream);
     s.count -= upTo - after;
@@ -494,7 +569,7 @@ export class Outbox {
    * stopping once `needBytes` are covered or a record is newer than `untilAt`.
    * Updates count and bytes; returns the range removed, or null.
    */
-  private removeRange(stream: OutboxStream, after: number, upTo: number, needBytes: number, untilAt: number, removes: Array<[string, number]>): EvictedRange | null {
+  private removeRange(stream: OutboxStream, after: number, upTo: number, needBytes: number, untilAt: number, removes: SeqRange[]): EvictedRange | null {
     if (upTo <= after) return null;
     const s = this.stateOf(stream);
     let fromSeq = 0;
@@ -507,7 +582,7 @@ export class Outbox {
       toSeq = key[1];
       count++;
       bytes += value.length + RECORD_OVERHEAD_BYTES;
-      removes.push([stream, key[1]]);
+      addToRanges(removes, stream, key[1], key[1]);
     }
     s.count -= count;
     s.bytes -= bytes;

@@ -2,7 +2,7 @@ import type { Logger } from '../../shared/logger.js';
 import { MAX_BATCH_BYTES, SYNC_STREAMS, type Ack, type SyncStream, type Welcome } from '../../shared/sync-protocol.js';
 import type { Outbox } from '../store/outbox.js';
 import type { SyncCounters } from './link-state.js';
-import { batchMessage, takeBatch } from './take-batch.js';
+import { takeBatchMessage } from './take-batch.js';
 
 /** Where batches go: the open hub connection. */
 export interface BatchSink {
@@ -12,7 +12,7 @@ export interface BatchSink {
 }
 
 export interface OutboxDrainOptions {
-  outbox: Pick<Outbox, 'pendingStored' | 'ack' | 'lastDurable' | 'stats'>;
+  outbox: Pick<Outbox, 'visitPendingStored' | 'ack' | 'lastDurable' | 'stats'>;
   epoch: string;
   /** Most records per batch (hub.batchRecords). */
   batchRecords: number;
@@ -141,21 +141,17 @@ export class OutboxDrain {
   private sendNext(sink: BatchSink, stream: SyncStream): boolean {
     const cursor = this.cursor(stream);
     if (cursor.inFlight.length >= this.o.inFlightBatches) return false;
-    const pending = this.o.outbox.pendingStored(stream, cursor.sentUpTo, this.o.batchRecords);
-    if (pending.length === 0) return false;
-    const { records, oversized } = takeBatch(pending, BATCH_BYTE_BUDGET);
-    const first = records[0]!.seq;
-    const last = records[records.length - 1]!.seq;
-    if (oversized) this.logOversized(stream, first, records[0]!.bytes);
-    // Spliced from the stored bytes: the records are never parsed here.
-    const text = batchMessage(stream, this.o.epoch, records);
-    if (!sink.send(text, () => this.pump())) {
+    // Spliced from the stored bytes as they are read: the records are never parsed here.
+    const batch = takeBatchMessage(this.o.outbox, stream, this.o.epoch, cursor.sentUpTo, this.o.batchRecords, BATCH_BYTE_BUDGET);
+    if (batch === null) return false;
+    if (batch.oversized) this.logOversized(stream, batch.first, batch.firstBytes);
+    if (!sink.send(batch.message, () => this.pump())) {
       this.detach();
       return false;
     }
-    cursor.sentUpTo = last;
-    cursor.inFlight.push(last);
-    this.o.counters.recordsSent[stream] += records.length;
+    cursor.sentUpTo = batch.last;
+    cursor.inFlight.push(batch.last);
+    this.o.counters.recordsSent[stream] += batch.count;
     return true;
   }
 

@@ -3,9 +3,11 @@ import { recordsText } from './records-text.js';
 
 /**
  * A parsed message; for a batch also its records array as received, when it
- * could be cut (see records-text.ts). The cut reads every byte of the batch
- * (~1 µs per record), so it is made on first access only: a backend that
- * stores parsed records (PostgreSQL) never pays for it.
+ * could be cut with certainty. A batch as the agent writes it is parsed in
+ * two parts that give the cut for free (splitBatchMessage); any other batch
+ * is cut by records-text.ts, which reads every byte of it (~1 µs per record),
+ * so that cut is made on first access only: a backend that stores parsed
+ * records (PostgreSQL) never pays for it.
  */
 export type ReadAgentMessage = ParseResult<AgentMessage> & { readonly recordsText?: Buffer };
 
@@ -23,6 +25,11 @@ const BatchEnvelopeSchema = BatchSchema.omit({ records: true });
  * texts, are exactly those of `parseAgentMessage`.
  */
 export function readAgentMessage(data: Buffer): ReadAgentMessage {
+  const split = splitBatchMessage(data);
+  if (split !== null) {
+    if (isPlainBatch(split.json)) return { ok: true, message: split.json, recordsText: split.recordsText };
+    return parseAgentMessage(data);
+  }
   let json: unknown;
   try {
     json = JSON.parse(data.toString('utf8'));
@@ -41,6 +48,44 @@ export function readAgentMessage(data: Buffer): ReadAgentMessage {
     };
   }
   return parseAgentMessage(data);
+}
+
+const RECORDS_KEY = Buffer.from(',"records":[');
+const COMMA = 0x2c;
+const CLOSE_BRACE = 0x7d;
+
+/**
+ * A message as the agent writes a batch — `{…envelope…,"records":[…]}` —
+ * parsed in two parts, the envelope (everything before `,"records":`, closed
+ * with `}`) and the records array (from its `[` to before the final `}`);
+ * null when either part is not JSON on its own (the caller then parses the
+ * whole message). When both parts parse, the whole message is exactly that
+ * object followed by one more member, `records`, as its LAST member — so its
+ * parse is the envelope with `records` set (a duplicate key before it is
+ * replaced, as JSON.parse does), and the array's bytes are the records as
+ * received with certainty, without scanning 600 KB for where the array
+ * closes (records-text.ts did, ~0.7 µs per record). The first `,"records":[`
+ * cannot lie inside a string (its quotes would be escaped) and, when the
+ * envelope part parses, not inside a nested value either (that part would
+ * not be closed by one `}`).
+ */
+function splitBatchMessage(data: Buffer): { json: unknown; recordsText: Buffer } | null {
+  const n = data.length;
+  const at = data.indexOf(RECORDS_KEY);
+  if (at < 1 || data[at] !== COMMA || data[n - 1] !== CLOSE_BRACE) return null;
+  const arrayStart = at + RECORDS_KEY.length - 1;
+  let envelope: unknown;
+  let records: unknown;
+  try {
+    envelope = JSON.parse(`${data.toString('utf8', 0, at)}}`);
+    if (typeof envelope !== 'object' || envelope === null || Array.isArray(envelope)) return null;
+    records = JSON.parse(data.toString('utf8', arrayStart, n - 1));
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(records)) return null;
+  (envelope as { records?: unknown }).records = records;
+  return { json: envelope, recordsText: data.subarray(arrayStart, n - 1) };
 }
 
 function isPlainBatch(json: unknown): json is Batch {

@@ -54,13 +54,18 @@ export class LmdbRecords {
     const ats: number[] = [];
     const bodies: unknown[] = [];
     const models = new Set<string>();
+    let lastModel: string | undefined;
     for (const record of records) {
       if (!runs.add(record.seq)) continue;
       seqs.push(record.seq);
       ats.push(record.at);
       bodies.push(record.body);
       const model = (record.body as { model?: unknown } | null)?.model;
-      if (typeof model === 'string') models.add(model);
+      // Records of one model come in runs: the set is only asked when the model changes.
+      if (typeof model === 'string' && model !== lastModel) {
+        models.add(model);
+        lastModel = model;
+      }
       onStored(record.body);
     }
     if (seqs.length > 0) {

@@ -114,14 +114,22 @@ class LmdbHubStorage implements HubStorage {
       return Promise.reject(new VigilError('VIGIL_SYNC_PROTOCOL', `agent id and epoch must not contain NUL characters (agent ${JSON.stringify(agent)})`));
     }
     const batchCounts = new Map<string, { key: [string, string]; counts: ScoreCounts }>();
+    // A batch is almost always one model version's scores: its counts are looked up once, not per record.
+    let last: { model: string; version: string; counts: ScoreCounts } | null = null;
+    const countsOf = (model: string, version: string): ScoreCounts => {
+      if (last !== null && last.model === model && last.version === version) return last.counts;
+      const id = `${model}@${version}`;
+      let entry = batchCounts.get(id);
+      if (!entry) batchCounts.set(id, (entry = { key: [model, version], counts: emptyScoreCounts() }));
+      last = { model, version, counts: entry.counts };
+      return entry.counts;
+    };
     const countScore = (body: unknown) => {
       const r = body as Partial<WindowResult> | null;
       if (typeof r?.model !== 'string' || typeof r.version !== 'string' || typeof r.score !== 'number') return;
-      const id = `${r.model}@${r.version}`;
-      let entry = batchCounts.get(id);
-      if (!entry) batchCounts.set(id, (entry = { key: [r.model, r.version], counts: emptyScoreCounts() }));
-      addScore(entry.counts, r.score);
-      addWindow(entry.counts, r.level, typeof r.end === 'number' ? r.end : Number.NaN);
+      const counts = countsOf(r.model, r.version);
+      addScore(counts, r.score);
+      addWindow(counts, r.level, typeof r.end === 'number' ? r.end : Number.NaN);
     };
     const onStored =
       stream === 'episodes' ? (body: unknown) => this.episodes.applyRevision(body, agent, receivedAt) : stream === 'scores' ? countScore : () => undefined;

@@ -64,4 +64,40 @@ describe('outbox acks from remembered charges', () => {
     expectConsistent(store);
     expect(store.outbox.stats().scores.acked).toBe(260);
   });
+
+  it('keeps them exact when an ack arrives for records an eviction already removed', async () => {
+    await store.outbox.append('scores', Array.from({ length: 100 }, (_, i) => ({ i })));
+    const { outbox } = store;
+    outbox.visitPendingStored('scores', 0, 100, () => true);
+    const evicted = await outbox.evict('scores', 4000);
+    expect(evicted!.toSeq).toBeGreaterThan(30);
+    // The hub acks a batch sent before the eviction: below the floor, nothing is left to delete.
+    await outbox.ack('scores', 30);
+    expectConsistent(store);
+    await outbox.ack('scores', 100);
+    expectConsistent(store);
+    expect(store.outbox.stats().scores.pendingCount).toBe(0);
+  });
+
+  it('keeps them exact when the drain reads in place (visitPendingStored), also when a visit stops early', async () => {
+    await store.outbox.append('scores', Array.from({ length: 200 }, (_, i) => ({ i, pad: 'x'.repeat(i % 41) })));
+    const { outbox } = store;
+    const seen: number[] = [];
+    expect(outbox.visitPendingStored('scores', 0, 100, (seq, stored, bytes) => {
+      expect(bytes).toBe(stored.length + 32);
+      seen.push(seq);
+      return seq < 70;
+    })).toBe(69);
+    expect(seen).toEqual(Array.from({ length: 70 }, (_, i) => i + 1));
+    await outbox.ack('scores', 69);
+    expectConsistent(store);
+    // Resent from inside what was read, then beyond it.
+    expect(outbox.visitPendingStored('scores', 50, 60, () => true)).toBe(60);
+    await outbox.ack('scores', 110);
+    expectConsistent(store);
+    expect(outbox.visitPendingStored('scores', 0, 1000, () => true)).toBe(90);
+    await outbox.ack('scores', 200);
+    expectConsistent(store);
+    expect(outbox.visitPendingStored('scores', 0, 1000, () => true)).toBe(0);
+  });
 });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAgentStore, type AgentStore } from '../../agent/store/open-store.js';
-import { batchMessage, takeBatch } from '../../agent/sync/take-batch.js';
+import { batchMessage, takeBatch, takeBatchMessage } from '../../agent/sync/take-batch.js';
 import { silentLogger } from '../../shared/logger.js';
 import { MAX_BATCH_BYTES, parseAgentMessage } from '../../shared/sync-protocol.js';
 
@@ -79,5 +79,54 @@ describe('batchMessage', () => {
 
   it('refuses stored bytes that do not begin with {"at":', () => {
     expect(() => batchMessage('events', 'e', [{ seq: 1, stored: Buffer.from('{"body":1,"at":2}'), bytes: 50 }])).toThrow(/not stored as/);
+  });
+});
+
+// The drain reads and splices in one pass (takeBatchMessage, records read in
+// place); it must send the very bytes takeBatch + batchMessage make.
+describe('takeBatchMessage', () => {
+  const twoPass = (after: number, limit: number, maxBytes: number) => {
+    const { records, oversized } = takeBatch(store.outbox.pendingStored('events', after, limit), maxBytes);
+    return { message: batchMessage('events', 'epoch-1', records), first: records[0]!.seq, last: records.at(-1)!.seq, count: records.length, oversized, firstBytes: records[0]!.bytes };
+  };
+
+  it('makes the bytes takeBatch and batchMessage make, for any appended bodies, limits and budgets', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.jsonValue(), { minLength: 1, maxLength: 30 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 1, max: 4000 }),
+        async (bodies, limit, maxBytes) => {
+          const { first, last } = await store.outbox.append('events', bodies);
+          for (let after = first - 1; after < last; ) {
+            const batch = takeBatchMessage(store.outbox, 'events', 'epoch-1', after, limit, maxBytes);
+            expect(batch).toEqual(twoPass(after, limit, maxBytes));
+            after = batch!.last;
+          }
+          expect(takeBatchMessage(store.outbox, 'events', 'epoch-1', last, limit, maxBytes)).toBeNull();
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('grows past its scratch space for a batch of several MB, and sends an oversized record alone', async () => {
+    const { first, last } = await store.outbox.append('events', Array.from({ length: 40 }, (_, i) => ({ i, blob: 'y'.repeat(110_000 + i) })));
+    const batch = takeBatchMessage(store.outbox, 'events', 'epoch-1', first - 1, 2000, MAX_BATCH_BYTES - 1024)!;
+    // Buffers of MBs compared with equals: toEqual walks them byte by byte.
+    const { message, ...expected } = twoPass(first - 1, 2000, MAX_BATCH_BYTES - 1024);
+    expect(batch.message.equals(message)).toBe(true);
+    expect({ ...batch, message: null }).toEqual({ ...expected, message: null });
+    expect(batch.message.length).toBeGreaterThan(3 * 1024 * 1024);
+    expect(batch.message.length).toBeLessThanOrEqual(MAX_BATCH_BYTES);
+    const huge = await store.outbox.append('events', [{ blob: 'z'.repeat(MAX_BATCH_BYTES) }]);
+    const alone = takeBatchMessage(store.outbox, 'events', 'epoch-1', huge.first - 1, 2000, MAX_BATCH_BYTES - 1024)!;
+    expect({ ...alone, message: null }).toMatchObject({ first: huge.first, last: huge.first, count: 1, oversized: true });
+    expect(alone.message.equals(twoPass(huge.first - 1, 2000, MAX_BATCH_BYTES - 1024).message)).toBe(true);
+    // The message is the batch's own: reading the next batch does not change it.
+    const copy = Buffer.from(batch.message);
+    takeBatchMessage(store.outbox, 'events', 'epoch-1', first - 1, 5, 10_000_000);
+    expect(batch.message.equals(copy)).toBe(true);
+    expect(last).toBe(huge.first - 1);
   });
 });

@@ -122,6 +122,31 @@ describe('readAgentMessage', () => {
     );
   });
 
+  it('cuts the records as received only where they are certainly the parsed ones', () => {
+    const head = '{"type":"batch","stream":"scores","epoch":"e1","first":1,"last":1';
+    const recs = '[{"seq":1,"at":1,"body":{"records":[1],"s":",\\"records\\":["}}]';
+    const cases: Array<[string, string | undefined]> = [
+      // As the agent writes it: split in two parts.
+      [`${head},"records":${recs}}`, recs],
+      // An earlier records member is replaced by the last, as JSON.parse does.
+      [`${head},"records":[{"seq":9,"at":9,"body":0}],"records":${recs}}`, undefined],
+      [`{"records":[{"seq":9,"at":9,"body":0}],${head.slice(1)},"records":${recs}}`, recs],
+      // Whitespace: the whole message is parsed (and cut by a scan).
+      [`${head}, "records" : ${recs} }`, undefined],
+      // The key inside a nested envelope value (refused by the schema, as by parseAgentMessage).
+      [`{"x":{"y":1,"records":[2]},${head.slice(1)},"records":${recs}}`, undefined],
+    ];
+    for (const [text, cut] of cases) {
+      const data = Buffer.from(text);
+      const { recordsText, ...read } = readAgentMessage(data);
+      expect(read).toEqual(parseAgentMessage(data));
+      expect(read.ok).toBe(!text.startsWith('{"x"'));
+      if (read.ok && read.message.type === 'batch') expect(read.message.records).toEqual(JSON.parse(text).records);
+      if (cut !== undefined) expect(recordsText?.toString()).toBe(cut);
+      if (recordsText !== undefined) expect(JSON.parse(recordsText.toString())).toEqual(JSON.parse(text).records);
+    }
+  });
+
   it('leaves other messages to parseAgentMessage', () => {
     const data = Buffer.from(JSON.stringify({ type: 'model_status', deployment: null, model: 'm', version: '1', status: 'active', at: 1 }));
     expect(readAgentMessage(data)).toEqual(parseAgentMessage(data));
