@@ -261,14 +261,9 @@ export class Outbox {
    * printing it again.
    */
   pendingStored(stream: OutboxStream, afterSeq: number, limit: number): StoredOutboxRecord[] {
-    const state = this.stateOf(stream);
-    const start = Math.max(afterSeq, state.floor) + 1;
-    if (start > state.durable || limit <= 0) return [];
     const out: StoredOutboxRecord[] = [];
-    for (const { key, value } of this.records.getRange({ start: [stream, start], end: [stream, state.durable + 1], limit })) {
-      out.push({ seq: key[1], stored: value, bytes: value.length + RECORD_OVERHEAD_BYTES });
-    }
-    this.rememberCharges(stream, out[0]?.seq ?? 0, out.at(-1)?.seq ?? 0, out.map((r) => r.bytes));
+    // Each value copied out of lmdb-js's read buffer, as a plain binary read would.
+    this.visitPendingStored(stream, afterSeq, limit, (seq, stored, bytes) => out.push({ seq, stored: Buffer.from(stored), bytes }) > 0);
     return out;
   }
 
