@@ -106,9 +106,17 @@ export function openHubDbs(dir: string, mapSize = DEFAULT_MAP_SIZE): HubDbs {
   let env: RootDatabase | undefined;
   try {
     mkdirSync(dir, { recursive: true });
-    // Default overlappingSync stays on (durability = `flushed`, see durableWrite);
-    // never noSync, which has corrupted environments on hard kills.
-    env = open({ path: dir, mapSize, maxDbs: 32 });
+    // overlappingSync off: the admin commands (`vigil hub tokens add`, `agents
+    // add`, `users add`) open this environment from their own process beside
+    // the running hub, and with lmdb-js 3.5's default overlappingSync such an
+    // opening cost the hub an acknowledged write about once in 40 openings
+    // while it wrote continuously (once in CI a token `tokens add` had printed
+    // was never found); off, about once in 640 (npm run
+    // repro:hub-store-openings; storage README, "Admin commands beside a
+    // running hub"). Each commit is then synced before the write lock is
+    // released. Never noSync either, which has corrupted environments on hard
+    // kills.
+    env = open({ path: dir, mapSize, maxDbs: 32, overlappingSync: false });
     return {
       env,
       agents: env.openDB({ name: 'agents' }),

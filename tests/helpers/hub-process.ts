@@ -68,7 +68,17 @@ export async function startHubProcess(options: HubProcessOptions = {}): Promise<
     throw err;
   }
   const url = String(running.url);
-  const cli = (args: string[]) => runVigil(['hub', ...args, '--config', configFile]);
+  // Admin commands run one at a time, as a person types them. Each opens the
+  // hub's LMDB store from its own process; with lmdb-js 3.5 an opening while
+  // another process writes can, rarely, cost that writer an acknowledged
+  // write (see cloud-sync/storage/README.md, "Admin commands beside a running
+  // hub"), and three concurrent `tokens add` once lost a token in CI.
+  let adminQueue: Promise<unknown> = Promise.resolve();
+  const cli = (args: string[]): Promise<RunResult> => {
+    const result = adminQueue.then(() => runVigil(['hub', ...args, '--config', configFile]));
+    adminQueue = result.catch(() => undefined);
+    return result;
+  };
   const printedToken = async (args: string[], pattern: RegExp) => {
     const result = await cli(args);
     const token = pattern.exec(result.stdout)?.[0];

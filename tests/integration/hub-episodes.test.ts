@@ -99,7 +99,7 @@ describe('episodes API', () => {
     expect(denied.status).toBe(403);
 
     const badLabel = await api(hub.url, `${path(e1)}/resolution`, { token: operator, body: { label: 'maybe' } });
-    expect(badLabel.status).toBe(400);
+    expect(badLabel.status, badLabel.text).toBe(400);
     expect(badLabel.json.error).toMatchObject({ code: 'VIGIL_API_BAD_REQUEST', message: expect.stringMatching(/^label: /) });
     const causeOnNormal = await api(hub.url, `${path(e1)}/resolution`, { token: operator, body: { label: 'normal', cause: 'x' } });
     expect(causeOnNormal.json.error.message).toMatch(/^cause: /);
@@ -109,7 +109,7 @@ describe('episodes API', () => {
 
     const before = Date.now();
     const resolved = await api(hub.url, `${path(e1)}/resolution`, { token: operator, body: { label: 'real', cause: 'bearing wear', note: 'replaced on the 3rd' } });
-    expect(resolved.status).toBe(200);
+    expect(resolved.status, resolved.text).toBe(200);
     expect(resolved.json.resolution).toMatchObject({ label: 'real', cause: 'bearing wear', note: 'replaced on the 3rd', by: 'op-anna' });
     expect(resolved.json.resolution.at).toBeGreaterThanOrEqual(before);
 
@@ -120,7 +120,8 @@ describe('episodes API', () => {
   });
 
   it('reports performance per model version', async () => {
-    await api(hub.url, `${path(e2)}/resolution`, { token: operator, body: { label: 'normal' } });
+    const normal = await api(hub.url, `${path(e2)}/resolution`, { token: operator, body: { label: 'normal' } });
+    expect(normal.status, normal.text).toBe(200);
     const perf = await api(hub.url, '/api/models/performance?model=pump-pca', { token: viewer });
     expect(perf.status).toBe(200);
     expect(perf.json.versions).toEqual([

@@ -315,10 +315,9 @@ describe('roles of web users', () => {
   });
 
   it('manages users from the command line beside the running hub: list, role, passwd, remove', async () => {
-    const [list, lastAdmin] = await Promise.all([
-      runVigil(['hub', 'users', 'list', '--config', configFile]),
-      runVigil(['hub', 'users', 'remove', 'alice', '--config', configFile]),
-    ]);
+    // One at a time, as a person types them (see tests/helpers/hub-process.ts on concurrent admin commands).
+    const list = await runVigil(['hub', 'users', 'list', '--config', configFile]);
+    const lastAdmin = await runVigil(['hub', 'users', 'remove', 'alice', '--config', configFile]);
     expect(list.stdout).toMatch(/^NAME\s+ROLE\s+CREATED\s+STATE$/m);
     expect(list.stdout).toMatch(/^victor\s+viewer\s+\S+Z\s+enabled$/m);
     expect(lastAdmin.code).toBe(1);
