@@ -35,8 +35,10 @@ export interface HubProcess {
   addAgent(id: string, labels?: Record<string, string>): Promise<string>;
   /** Runs `vigil hub tokens add` and returns the API token it printed. */
   addApiToken(name: string, role: 'viewer' | 'operator' | 'admin'): Promise<string>;
-  /** Any `vigil hub …` admin command against this hub's configuration. */
+  /** Any `vigil hub …` admin command against this hub's configuration (one at a time, see below). */
   cli(args: string[]): Promise<RunResult>;
+  /** Runs `command` (one that opens the hub's store from another process) after every admin command before it has ended. */
+  admin<T>(command: () => Promise<T>): Promise<T>;
   /** Stops the hub (SIGTERM) and, unless `keepDir`, removes its folder. */
   stop(keepDir?: boolean): Promise<void>;
 }
@@ -74,11 +76,12 @@ export async function startHubProcess(options: HubProcessOptions = {}): Promise<
   // write (see cloud-sync/storage/README.md, "Admin commands beside a running
   // hub"), and three concurrent `tokens add` once lost a token in CI.
   let adminQueue: Promise<unknown> = Promise.resolve();
-  const cli = (args: string[]): Promise<RunResult> => {
-    const result = adminQueue.then(() => runVigil(['hub', ...args, '--config', configFile]));
+  const admin = <T>(command: () => Promise<T>): Promise<T> => {
+    const result = adminQueue.then(command);
     adminQueue = result.catch(() => undefined);
     return result;
   };
+  const cli = (args: string[]): Promise<RunResult> => admin(() => runVigil(['hub', ...args, '--config', configFile]));
   const printedToken = async (args: string[], pattern: RegExp) => {
     const result = await cli(args);
     const token = pattern.exec(result.stdout)?.[0];
@@ -95,6 +98,7 @@ export async function startHubProcess(options: HubProcessOptions = {}): Promise<
       printedToken(['agents', 'add', id, ...Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`])], /vga_[A-Za-z0-9_-]{43}/),
     addApiToken: (name, role) => printedToken(['tokens', 'add', name, '--role', role], /vgt_[0-9a-f]{12}\.[A-Za-z0-9_-]{43}/),
     cli,
+    admin,
     stop: async (keepDir = false) => {
       if (child.child.exitCode === null) {
         child.child.kill('SIGTERM');
