@@ -37,7 +37,7 @@ export interface HubProcess {
   addApiToken(name: string, role: 'viewer' | 'operator' | 'admin'): Promise<string>;
   /** Any `vigil hub …` admin command against this hub's configuration (one at a time, see below). */
   cli(args: string[]): Promise<RunResult>;
-  /** Runs `command` (one that opens the hub's store from another process) after every admin command before it has ended. */
+  /** Queues `command` (anything that opens the hub's store from another process) behind the admin commands already queued. */
   admin<T>(command: () => Promise<T>): Promise<T>;
   /** Stops the hub (SIGTERM) and, unless `keepDir`, removes its folder. */
   stop(keepDir?: boolean): Promise<void>;
